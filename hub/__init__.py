@@ -1,0 +1,1 @@
+"""Hugging Face Hub integration: resolve, download, verify and push MM-RealSR models."""

@@ -1,0 +1,66 @@
+"""The MM-RealSR generator: an RRDB trunk modulated by the degradation scores."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .blocks import RRDB, AffineModulation, _conv3x3
+from .config import MMRealSRConfig
+from .estimator import DegradationEstimator
+
+
+class MMRealSR(nn.Module):
+    """Generator with its estimator; state-dict keys match the official checkpoints.
+
+    ``forward(x, scores)`` restores ``x`` with explicit scores of shape (B, 2) = [blur, noise];
+    ``estimate(x)`` predicts those scores. Keeping the two apart is what lets a caller estimate
+    once on a whole image and then hold the scores fixed over tiles, or set them by hand.
+    Unlike the official code, x2 and x1 models run: the estimator always sees the raw RGB input.
+    """
+
+    def __init__(self, config: MMRealSRConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or MMRealSRConfig()
+        trunk_in = config.in_channels * config.unshuffle**2
+        feat = config.num_feat
+        self.conv_first = _conv3x3(trunk_in, feat)
+        self.body = nn.ModuleList(RRDB(feat, config.num_grow_ch) for _ in range(config.num_block))
+        self.am_list = nn.ModuleList(
+            AffineModulation(config.embed_dim, config.modulation_hidden, feat) for _ in range(config.num_block)
+        )
+        self.conv_body = _conv3x3(feat, feat)
+        self.conv_up1 = _conv3x3(feat, feat)
+        self.conv_up2 = _conv3x3(feat, feat)
+        self.conv_hr = _conv3x3(feat, feat)
+        self.conv_last = _conv3x3(feat, config.out_channels)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        self.de_net = DegradationEstimator(config)
+        self.dd_embed = nn.Sequential(nn.Linear(config.num_degradation, config.embed_dim), nn.ReLU(inplace=True))
+
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+    def estimate(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores (B, 2) = [blur, noise] in (0, 1) for images ``x`` (B, 3, H, W) in [0, 1]."""
+        return self.de_net(x)
+
+    def forward(self, x: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Upscale ``x`` (B, 3, H, W) conditioned on ``scores`` (B, 2); the output is not clamped."""
+        if scores.dim() != 2 or scores.shape[0] != x.shape[0] or scores.shape[1] != self.config.num_degradation:
+            raise ValueError(
+                f"scores must have shape ({x.shape[0]}, {self.config.num_degradation}), got {tuple(scores.shape)}"
+            )
+        embedding = self.dd_embed(scores.to(x.dtype))
+        if self.config.unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.config.unshuffle)
+        feat0 = self.conv_first(x)
+        feat = feat0
+        for block, modulation in zip(self.body, self.am_list):
+            feat = modulation(block(feat), embedding)
+        feat = feat0 + self.conv_body(feat)
+        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))

@@ -1,0 +1,1 @@
+"""Built-in backends, each an ordinary pluggy plugin."""

@@ -1,0 +1,129 @@
+"""The PyTorch backend: runs MM-RealSR on cpu, cuda or mps in float32, float16 or bfloat16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..archs.mmrealsr import MMRealSR, MMRealSRConfig, detect_config
+from ..errors import BackendError, BackendOutOfMemoryError, ModelLoadError
+from ..hookspecs import hookimpl
+from ..tiling import ProgressFn, TileConfig, tiled_apply
+from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
+from ..weights import WEIGHT_SUFFIXES, StateDict, config_from_metadata, read_state_dict, sha256_of
+
+NAME = "torch"
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise BackendError(f"torch backend: unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"torch backend: device {device!r} requested but CUDA is not available; use --device cpu")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise BackendError(f"torch backend: device {device!r} requested but MPS is not available; use --device cpu")
+    return resolved
+
+
+def build_model(state: StateDict, source: str) -> MMRealSR:
+    """Build the network from a state dict and load it with strict key matching."""
+    config = detect_config(state.tensors)
+    stored = config_from_metadata(state.metadata)
+    if stored is not None:
+        declared = MMRealSRConfig.from_dict(stored)
+        if declared.estimator_downscales != config.estimator_downscales:
+            config = declared  # strides are not visible in weights; trust the file's own config
+    model = MMRealSR(config)
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"{source}: weights do not fit the detected MM-RealSR architecture: {exc}") from exc
+    return model.eval().requires_grad_(False)
+
+
+def wrap_module(module: MMRealSR, descriptor: ModelDescriptor, options: LoadOptions) -> LoadedModel:
+    """Put an in-memory network on its device and precision (used by training and tests too)."""
+    device = resolve_device(options.device)
+    module = module.to(device=device, dtype=_DTYPES[options.precision]).eval()
+    return LoadedModel(descriptor, NAME, str(device), options.precision, module)
+
+
+@hookimpl
+def mmrealsr_backend_names() -> list[str]:
+    return [NAME]
+
+
+@hookimpl
+def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
+    if options.backend not in (None, NAME) or path.suffix.lower() not in WEIGHT_SUFFIXES:
+        return None
+    state = read_state_dict(path)
+    module = build_model(state, str(path))
+    descriptor = ModelDescriptor(module.config, str(path), sha256_of(path), state.container_key)
+    return wrap_module(module, descriptor, options)
+
+
+def _tensor(model: LoadedModel, array: np.ndarray) -> torch.Tensor:
+    module: MMRealSR = model.handle
+    dtype = next(module.parameters()).dtype
+    return torch.from_numpy(array).to(device=model.device, dtype=dtype)
+
+
+@hookimpl
+def mmrealsr_estimate(model: LoadedModel, images: np.ndarray) -> Scores | None:
+    if model.backend != NAME:
+        return None
+    with torch.inference_mode():
+        scores = model.handle.estimate(_tensor(model, images)).float().cpu().numpy()
+    return Scores(blur=scores[:, 0], noise=scores[:, 1])
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+@hookimpl
+def mmrealsr_restore(
+    model: LoadedModel, images: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None
+) -> np.ndarray | None:
+    if model.backend != NAME:
+        return None
+    module: MMRealSR = model.handle
+    conditioning = _tensor(model, scores.as_array())
+
+    def run_tile(tile: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = module(_tensor(model, tile), conditioning)
+        return out.float().cpu().numpy()
+
+    try:
+        return tiled_apply(run_tile, images, module.scale, tiling, progress, align=module.config.unshuffle)
+    except RuntimeError as exc:
+        if _is_oom(exc):
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise BackendOutOfMemoryError(f"torch backend: out of memory on {model.device} at tile {tiling.tile}") from exc
+        raise
+
+
+@hookimpl
+def mmrealsr_release(model: LoadedModel) -> None:
+    if model.backend != NAME:
+        return
+    model.handle.to("cpu")
+    model.device = "cpu"
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

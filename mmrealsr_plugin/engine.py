@@ -1,0 +1,224 @@
+"""Restore and estimate for whole images: the public Python API every front-end calls.
+
+Images are numpy float32 arrays in [0, 1], channels last: (H, W, C) or a batch (B, H, W, C),
+with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA). Outputs keep the input's layout.
+Scores are estimated once per image on the whole image (on an area-downscaled proxy above
+``MMREALSR_ESTIMATE_MAX_PIXELS``) and then held fixed over all tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pluggy
+from PIL import Image
+
+from . import settings
+from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError
+from .plugins import get_plugin_manager
+from .tiling import ProgressFn, TileConfig
+from .types import LoadedModel, LoadOptions, Precision, Scores
+
+MIN_RETRY_TILE = 64
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    image: np.ndarray
+    """The restored image, same layout and channel count as the input."""
+    scores: Scores
+    """The scores actually used, per image (estimated, manual, or a mix)."""
+    tile: int
+    """The tile size that finally ran (smaller than asked after a device out-of-memory retry)."""
+
+
+def load_model(
+    source: str | Path | None = None,
+    *,
+    backend: str | None = None,
+    device: str | None = None,
+    precision: Precision = "float32",
+    manager: pluggy.PluginManager | None = None,
+) -> LoadedModel:
+    """Load a model by registry name, local path or Hub reference (None: the default model)."""
+    from .registry import resolve_model
+
+    path, name = resolve_model(source)
+    options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
+    manager = manager or get_plugin_manager()
+    model = manager.hook.mmrealsr_load_model(path=path, options=options)
+    if model is None:
+        names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
+        wanted = f"backend {backend!r}" if backend else "any backend"
+        raise BackendError(f"{path}: {wanted} cannot load this file (installed backends: {names})")
+    if name is not None:
+        model.descriptor = type(model.descriptor)(**{**model.descriptor.__dict__, "name": name})
+    return model
+
+
+def release(model: LoadedModel, manager: pluggy.PluginManager | None = None) -> None:
+    """Free the device memory held by ``model``."""
+    (manager or get_plugin_manager()).hook.mmrealsr_release(model=model)
+
+
+def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    array = np.asarray(image)
+    if array.ndim == 3:
+        array, single = array[None], True
+    elif array.ndim == 4:
+        single = False
+    else:
+        raise ValueError(f"expected an image (H, W, C) or a batch (B, H, W, C), got shape {array.shape}")
+    if array.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"expected 1, 2, 3 or 4 channels (last axis), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"empty image of shape {array.shape}")
+    if array.dtype != np.float32:
+        array = array.astype(np.float32)
+    return array, single
+
+
+def _split(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Channels-last batch -> (RGB as B,3,H,W contiguous, alpha as B,H,W or None)."""
+    channels = batch.shape[-1]
+    color = batch[..., :3] if channels >= 3 else np.repeat(batch[..., :1], 3, axis=-1)
+    alpha = batch[..., -1] if channels in (2, 4) else None
+    return np.ascontiguousarray(color.transpose(0, 3, 1, 2)), alpha
+
+
+def _resize(channel: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+    """Resize one float32 (H, W) plane to ``size`` = (width, height)."""
+    return np.asarray(Image.fromarray(channel, mode="F").resize(size, resample), dtype=np.float32)
+
+
+def _resize_nchw(images: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+    return np.stack([np.stack([_resize(c, size, resample) for c in img]) for img in images])
+
+
+def check_score(name: str, value: float | None, extrapolate: bool) -> float | None:
+    """Validate a manual knob value: finite, and in [0, 1] unless extrapolating."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InvalidScoreError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not math.isfinite(value):
+        raise InvalidScoreError(f"{name} must be a finite number, got {value}")
+    if not extrapolate and not 0.0 <= value <= 1.0:
+        raise InvalidScoreError(
+            f"{name}={value} is outside [0, 1]; pass extrapolate=True (CLI: --extrapolate) to go beyond the trained range"
+        )
+    return value
+
+
+def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginManager) -> Scores:
+    limit = settings.estimate_max_pixels()
+    height, width = rgb.shape[2:]
+    if limit and height * width > limit:
+        factor = math.sqrt(limit / (height * width))
+        size = (max(1, int(width * factor)), max(1, int(height * factor)))
+        rgb = _resize_nchw(rgb, size, Image.Resampling.BOX)
+    scores = manager.hook.mmrealsr_estimate(model=model, images=rgb)
+    if scores is None:
+        raise BackendError(f"no installed backend estimates for models of backend {model.backend!r}")
+    return scores
+
+
+def estimate(model: LoadedModel, image: np.ndarray, manager: pluggy.PluginManager | None = None) -> Scores:
+    """Blur and noise scores of an image or batch, each image estimated as a whole."""
+    batch, _ = _as_batch(image)
+    rgb, _ = _split(batch)
+    return _estimate_chw(model, rgb, manager or get_plugin_manager())
+
+
+def _scores_for(
+    model: LoadedModel, rgb: np.ndarray, blur: float | None, noise: float | None, manager: pluggy.PluginManager
+) -> Scores:
+    count = rgb.shape[0]
+    if blur is not None and noise is not None:
+        return Scores(blur=np.full(count, blur), noise=np.full(count, noise))
+    estimated = _estimate_chw(model, rgb, manager)
+    return Scores(
+        blur=estimated.blur if blur is None else np.full(count, blur),
+        noise=estimated.noise if noise is None else np.full(count, noise),
+    )
+
+
+def _run_restore(
+    model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None,
+    manager: pluggy.PluginManager,
+) -> tuple[np.ndarray, int]:
+    while True:
+        try:
+            out = manager.hook.mmrealsr_restore(model=model, images=rgb, scores=scores, tiling=tiling, progress=progress)
+        except BackendOutOfMemoryError:
+            current = tiling.tile or max(rgb.shape[2:])
+            smaller = current // 2
+            if smaller < MIN_RETRY_TILE:
+                raise
+            tiling = TileConfig(smaller, min(tiling.overlap, smaller // 4))
+            continue
+        if out is None:
+            raise BackendError(f"no installed backend restores for models of backend {model.backend!r}")
+        return out, tiling.tile
+
+
+def restore(
+    model: LoadedModel,
+    image: np.ndarray,
+    *,
+    blur: float | None = None,
+    noise: float | None = None,
+    extrapolate: bool = False,
+    tile: int = 256,
+    overlap: int = 32,
+    outscale: float | None = None,
+    progress: ProgressFn | None = None,
+    manager: pluggy.PluginManager | None = None,
+) -> RestoreResult:
+    """Super-resolve ``image`` with the noise and blur knobs.
+
+    :param blur: restoration strength for blur in [0, 1]; None estimates it from the image.
+    :param noise: restoration strength for noise in [0, 1]; None estimates it.
+    :param extrapolate: allow knob values outside [0, 1] (beyond what the model was trained on).
+    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels.
+    :param outscale: final scale relative to the input; the network output is Lanczos-resized
+        when it differs from the model's native scale.
+    :param progress: ``progress(done, total)`` per tile; raise from it to cancel.
+    """
+    manager = manager or get_plugin_manager()
+    blur = check_score("blur", blur, extrapolate)
+    noise = check_score("noise", noise, extrapolate)
+    if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
+        raise ValueError(f"outscale must be in (0, 16], got {outscale}")
+    tiling = TileConfig(tile, overlap)
+    batch, single = _as_batch(image)
+    rgb, alpha = _split(batch)
+    scores = _scores_for(model, rgb, blur, noise, manager)
+    height, width = rgb.shape[2:]
+    unit = 4 // model.scale
+    pad_h, pad_w = -height % unit, -width % unit
+    if pad_h or pad_w:
+        mode = "reflect" if height > pad_h and width > pad_w else "edge"
+        rgb = np.pad(rgb, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
+    out, used_tile = _run_restore(model, rgb, scores, tiling, progress, manager)
+    scale = model.scale
+    out = np.clip(out[:, :, : height * scale, : width * scale], 0.0, 1.0)
+    target = (width * scale, height * scale)
+    if outscale is not None and not math.isclose(outscale, scale):
+        target = (max(1, round(width * outscale)), max(1, round(height * outscale)))
+        out = np.clip(_resize_nchw(out, target, Image.Resampling.LANCZOS), 0.0, 1.0)
+    result = out.transpose(0, 2, 3, 1)
+    channels = batch.shape[-1]
+    if channels in (1, 2):
+        result = (result @ LUMA)[..., None]
+    if alpha is not None:
+        upscaled = np.stack([_resize(a, target, Image.Resampling.BICUBIC) for a in alpha])
+        result = np.concatenate([result, np.clip(upscaled, 0.0, 1.0)[..., None]], axis=-1)
+    result = np.ascontiguousarray(result, dtype=np.float32)
+    return RestoreResult(result[0] if single else result, scores, used_tile)

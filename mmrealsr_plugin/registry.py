@@ -1,0 +1,110 @@
+"""The model registry: named models (packaged, Hub-hosted or official releases) read from TOML data."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from . import settings
+from .errors import ModelNotFoundError
+
+PACKAGE_WEIGHTS = "weights"
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One named model. Either ``file`` (shipped in the package) or a Hub ``repo_id`` locates it."""
+
+    name: str
+    description: str = ""
+    file: str | None = None
+    repo_id: str | None = None
+    filename: str | None = None
+    revision: str | None = None
+    sha256: str | None = None
+    url: str | None = None
+    license: str | None = None
+    source: str | None = None
+
+    def packaged_path(self) -> Path | None:
+        if not self.file:
+            return None
+        return Path(str(resources.files("mmrealsr_plugin") / PACKAGE_WEIGHTS / self.file))
+
+
+@dataclass(frozen=True)
+class Registry:
+    entries: dict[str, RegistryEntry]
+    default: str | None
+
+
+def _entries_from(data: dict, origin: str) -> dict[str, RegistryEntry]:
+    known = {f.name for f in fields(RegistryEntry)} - {"name"}
+    entries = {}
+    for name, raw in data.get("models", {}).items():
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{origin}: model {name!r} has unknown fields {unknown}; known fields: {sorted(known)}")
+        entries[name] = RegistryEntry(name=name, **raw)
+    return entries
+
+
+def load_registry() -> Registry:
+    """The packaged registry, extended (and overridden by name) by the user's file if set."""
+    packaged = tomllib.loads((resources.files("mmrealsr_plugin") / "models.toml").read_text("utf-8"))
+    entries = _entries_from(packaged, "mmrealsr_plugin/models.toml")
+    default = packaged.get("default")
+    user_file = settings.user_models_file()
+    if user_file:
+        path = Path(user_file)
+        try:
+            user = tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ModelNotFoundError(
+                f"{settings.MODELS_CONFIG_ENV}={user_file!r}: file not found; unset the variable or create the file"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{user_file}: invalid TOML ({exc})") from exc
+        entries.update(_entries_from(user, user_file))
+        default = user.get("default", default)
+    return Registry(entries, default)
+
+
+def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
+    """Turn a model argument into a local weights file and, when it was a name, that name.
+
+    Order: None -> the default model; an existing path; a registry name; a Hub reference.
+    """
+    registry = load_registry()
+    if source is None:
+        if registry.default is None:
+            raise ModelNotFoundError(
+                "no default model is configured yet: pass a model (a .safetensors/.pth path, a registry name from "
+                "`mmrealsr models`, or a Hub reference hf://ORG/REPO/FILE[@REVISION])"
+            )
+        source = registry.default
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path, None
+    entry = registry.entries.get(text)
+    if entry is not None:
+        packaged = entry.packaged_path()
+        if packaged is not None:
+            if not packaged.is_file():
+                raise ModelNotFoundError(f"model {text!r}: packaged file {packaged} is missing; reinstall mmrealsr-plugin")
+            return packaged, text
+        from .hub import resolve_remote
+
+        return resolve_remote(entry), text
+    if text.startswith("hf://") or (text.count("/") >= 1 and not path.exists() and not text.startswith((".", "/", "~"))):
+        from .hub import resolve_remote
+
+        return resolve_remote(text), None
+    names = ", ".join(sorted(registry.entries)) or "none"
+    raise ModelNotFoundError(
+        f"model {text!r} is neither an existing file, a registry name ({names}) nor a Hub reference "
+        "(hf://ORG/REPO/FILE[@REVISION])"
+    )

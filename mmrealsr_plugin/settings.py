@@ -1,0 +1,47 @@
+"""The one place that reads MMREALSR_* environment variables."""
+
+from __future__ import annotations
+
+import os
+
+MAX_PIXELS_ENV = "MMREALSR_MAX_PIXELS"
+ESTIMATE_MAX_PIXELS_ENV = "MMREALSR_ESTIMATE_MAX_PIXELS"
+DEVICE_ENV = "MMREALSR_DEVICE"
+MODELS_CONFIG_ENV = "MMREALSR_MODELS_FILE"
+
+DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
+"""Largest input image accepted (64 MP); bigger files are refused before decoding."""
+DEFAULT_ESTIMATE_MAX_PIXELS = 1024 * 1024
+"""Above this many pixels the estimator runs on an area-downscaled proxy of the image (1 MP)."""
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+    if value < 0:
+        raise ValueError(f"environment variable {name}={raw!r} must be >= 0 (0 means no limit)")
+    return value
+
+
+def max_pixels() -> int:
+    """Input pixel limit; 0 means unlimited."""
+    return _int_env(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
+
+
+def estimate_max_pixels() -> int:
+    """Estimator proxy threshold; 0 means always estimate at full resolution."""
+    return _int_env(ESTIMATE_MAX_PIXELS_ENV, DEFAULT_ESTIMATE_MAX_PIXELS)
+
+
+def default_device() -> str:
+    return os.environ.get(DEVICE_ENV, "auto") or "auto"
+
+
+def user_models_file() -> str | None:
+    """Path of a user TOML file with extra registry entries, if set."""
+    return os.environ.get(MODELS_CONFIG_ENV) or None

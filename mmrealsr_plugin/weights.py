@@ -1,0 +1,105 @@
+"""Read weights files without executing code: safetensors, or ``torch.load(weights_only=True)``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ModelLoadError, ModelNotFoundError
+
+PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+SAFETENSORS_SUFFIXES = (".safetensors",)
+WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
+
+CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "net_g")
+"""Checked in this order: the EMA weights of a BasicSR checkpoint are the ones meant for inference."""
+
+CONFIG_METADATA_KEY = "mmrealsr_config"
+"""Safetensors metadata entry holding the architecture as JSON (written by this project)."""
+
+
+@dataclass(frozen=True)
+class StateDict:
+    """A state dict as read from a file, with where it came from inside the container."""
+
+    tensors: dict[str, torch.Tensor]
+    container_key: str | None
+    """``params_ema``, ``params`` ... or None for a bare state dict."""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_tensor_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def unwrap(obj: Any, source: str) -> tuple[dict[str, torch.Tensor], str | None]:
+    """Find the state dict inside a checkpoint container and strip DataParallel ``module.`` prefixes."""
+    if not isinstance(obj, Mapping):
+        raise ModelLoadError(f"{source}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
+    key: str | None = None
+    if not _is_tensor_dict(obj):
+        for candidate in CONTAINER_KEYS:
+            if _is_tensor_dict(obj.get(candidate)):
+                key, obj = candidate, obj[candidate]
+                break
+        else:
+            raise ModelLoadError(
+                f"{source}: no state dict found; top-level keys are {sorted(map(str, obj))[:10]}, expected tensors "
+                f"or one of the containers {list(CONTAINER_KEYS)}"
+            )
+    tensors = {str(k): v for k, v in obj.items()}
+    if tensors and all(k.startswith("module.") for k in tensors):
+        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+    return tensors, key
+
+
+def read_state_dict(path: str | Path) -> StateDict:
+    """Read ``path`` (.safetensors first-class; .pth/.pt/.ckpt/.bin through ``weights_only``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"weights file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = dict(handle.metadata() or {})
+                tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        except Exception as exc:  # safetensors raises its own error types for corrupt headers
+            raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
+        tensors, _ = unwrap(tensors, str(path)) if tensors else (tensors, None)
+        return StateDict(tensors, None, metadata)
+    if suffix in PICKLE_SUFFIXES:
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise ModelLoadError(
+                f"{path}: refused to load: the file needs arbitrary code to unpickle ({exc}). Only plain tensor "
+                "checkpoints are loaded; convert it to .safetensors in a trusted environment."
+            ) from exc
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+        tensors, key = unwrap(obj, str(path))
+        return StateDict(tensors, key)
+    raise ModelLoadError(f"{path}: unsupported weights file type {suffix!r}; expected one of {list(WEIGHT_SUFFIXES)}")
+
+
+def config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any] | None:
+    raw = metadata.get(CONFIG_METADATA_KEY)
+    return json.loads(raw) if raw else None

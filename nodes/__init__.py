@@ -1,0 +1,1 @@
+"""Host front-ends: ComfyUI nodes and the GIMP 3 plug-in."""

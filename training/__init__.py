@@ -1,0 +1,1 @@
+"""The MM-RealSR training pipeline: degradation synthesis, losses, two-stage trainer."""
