@@ -103,3 +103,27 @@ def read_state_dict(path: str | Path) -> StateDict:
 def config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any] | None:
     raw = metadata.get(CONFIG_METADATA_KEY)
     return json.loads(raw) if raw else None
+
+
+def save_safetensors(
+    tensors: Mapping[str, torch.Tensor],
+    path: str | Path,
+    config: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a state dict atomically as safetensors, with the architecture config in its metadata."""
+    from safetensors.torch import save_file
+
+    from .atomic import atomic_path
+
+    meta = dict(metadata or {})
+    if config is not None:
+        meta[CONFIG_METADATA_KEY] = json.dumps(dict(config), sort_keys=True)
+    prepared = {
+        k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in tensors.items()
+    }
+    with atomic_path(path) as tmp:
+        save_file(prepared, str(tmp), metadata=meta)
+    return Path(path)
