@@ -1,0 +1,59 @@
+"""The ``mmrealsr`` command line. Each subcommand lives in its own module exposing ``register(subparsers)``.
+
+Exit codes: 0 success; 1 some inputs of a batch failed (others were written); 2 usage or
+configuration error (bad flag value, unknown model, bad config file); 3 nothing could be done
+(model failed to load, every input failed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import MMRealSRError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+COMMAND_MODULES = [
+    "mmrealsr_plugin.cli.restore_cmd",
+    "mmrealsr_plugin.cli.estimate_cmd",
+    "mmrealsr_plugin.cli.grid_cmd",
+    "mmrealsr_plugin.cli.models_cmd",
+]
+"""One module per subcommand, in help order. Add yours here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmrealsr",
+        description="MM-RealSR real-world super-resolution with noise and blur knobs.",
+        epilog="Exit codes: 0 ok, 1 some batch inputs failed, 2 usage/config error, 3 nothing done, 130 interrupted.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"mmrealsr-plugin {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("mmrealsr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MMRealSRError as exc:
+        print(f"mmrealsr: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"mmrealsr: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
