@@ -22,7 +22,7 @@ from .errors import (
     NotMMRealSRModelError,
 )
 from .hookspecs import hookimpl
-# from .imageio import LoadedImage, read_image, write_image
+from .imageio import LoadedImage, read_image, write_image
 from .plugins import create_plugin_manager, get_plugin_manager
 from .tiling import TileConfig, tiled_apply
 from .types import LoadedModel, LoadOptions, ModelDescriptor, Scores

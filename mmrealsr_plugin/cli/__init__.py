@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except MMRealSRError as exc:
         print(f"mmrealsr: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"mmrealsr: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -1,0 +1,58 @@
+"""``mmrealsr grid``: one labelled image of the restoration over noise (rows) and blur (columns) values."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..grid import modulation_grid
+from ..imageio import read_image, write_image
+from . import EXIT_OK
+from .common import add_model_options, add_tile_options, load_from_args
+
+
+def _values(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0,0.5,1, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one value")
+    return values
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("grid", help="labelled modulation grid over noise and blur", description=__doc__)
+    parser.add_argument("input", type=Path, help="image file")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="grid image to write (.png, .jpg ...)")
+    parser.add_argument("--blur-values", type=_values, default=[0.0, 0.5, 1.0], help="columns (default 0,0.5,1)")
+    parser.add_argument("--noise-values", type=_values, default=[0.0, 0.5, 1.0], help="rows (default 0,0.5,1)")
+    parser.add_argument("--cell-size", type=int, default=384, help="longer side of each cell in pixels (default 384)")
+    parser.add_argument("--extrapolate", action="store_true", help="allow values outside [0, 1]")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_model_options(parser)
+    add_tile_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
+    image = read_image(args.input)
+    model = load_from_args(args)
+    cells = tqdm(total=len(args.blur_values) * len(args.noise_values), unit="cell", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        cells.update(done - cells.n)
+
+    try:
+        grid = modulation_grid(model, image.pixels, args.blur_values, args.noise_values, cell_size=args.cell_size,
+                               tile=args.tile, overlap=args.overlap, extrapolate=args.extrapolate, progress=progress)
+    finally:
+        cells.close()
+    write_image(args.output, grid, overwrite=args.overwrite)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK

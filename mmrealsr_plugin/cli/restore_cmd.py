@@ -1,0 +1,93 @@
+"""``mmrealsr restore``: super-resolve files, folders or globs with the noise and blur knobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..engine import check_score, restore
+from ..errors import ImageError, MMRealSRError
+from ..imageio import FORMATS_BY_SUFFIX, read_image, write_image
+from . import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from .common import add_model_options, add_tile_options, expand_inputs, load_from_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("restore", help="upscale images 4x with noise/blur control",
+                                   description=__doc__)
+    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("results"),
+                        help="folder for the results (default: ./results)")
+    parser.add_argument("--suffix", default="_mmrealsr", help="added to each output file name (default: _mmrealsr)")
+    parser.add_argument("--ext", default="same", choices=["same", *sorted({s[1:] for s in FORMATS_BY_SUFFIX})],
+                        help="output format (default: same as the input)")
+    parser.add_argument("--noise", type=float, default=None, help="noise restoration strength 0..1 (default: estimated)")
+    parser.add_argument("--blur", type=float, default=None, help="blur restoration strength 0..1 (default: estimated)")
+    parser.add_argument("--extrapolate", action="store_true", help="allow knob values outside [0, 1]")
+    parser.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's, 4)")
+    parser.add_argument("--bit-depth", choices=["auto", "8", "16"], default="auto",
+                        help="output bit depth (default: that of the input, where the format allows)")
+    parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    parser.add_argument("--fail-fast", action="store_true", help="stop at the first bad input instead of skipping it")
+    add_model_options(parser)
+    add_tile_options(parser)
+    parser.set_defaults(func=run)
+
+
+def output_path(source: Path, output_dir: Path, suffix: str, ext: str) -> Path:
+    extension = source.suffix if ext == "same" else f".{ext}"
+    if extension.lower() not in FORMATS_BY_SUFFIX:
+        extension = ".png"
+    return output_dir / f"{source.stem}{suffix}{extension}"
+
+
+def run(args: argparse.Namespace) -> int:
+    check_score("noise", args.noise, args.extrapolate)
+    check_score("blur", args.blur, args.extrapolate)
+    inputs = expand_inputs(args.inputs, args.recursive)
+    if not inputs:
+        raise FileNotFoundError(f"no input images found in {args.inputs}")
+    model = load_from_args(args)
+    failures: list[tuple[Path, str]] = []
+    written = 0
+    bar = tqdm(inputs, unit="img", disable=len(inputs) < 2, file=sys.stderr)
+    for source in bar:
+        target = output_path(source, args.output_dir, args.suffix, args.ext)
+        try:
+            if target.resolve() == source.resolve():
+                raise ImageError(f"{source}: the output would overwrite the input; change --suffix or --output-dir")
+            if target.exists() and not args.overwrite:
+                raise ImageError(f"{target} already exists; pass --overwrite to replace it")
+            image = read_image(source)
+            tiles = tqdm(total=0, unit="tile", leave=False, file=sys.stderr, desc=source.name)
+
+            def progress(done: int, total: int, tiles: tqdm = tiles) -> None:
+                tiles.total = total
+                tiles.update(done - tiles.n)
+
+            try:
+                result = restore(model, image.pixels, blur=args.blur, noise=args.noise, extrapolate=args.extrapolate,
+                                 tile=args.tile, overlap=args.overlap, outscale=args.outscale, progress=progress)
+            finally:
+                tiles.close()
+            depth = image.bit_depth if args.bit_depth == "auto" else int(args.bit_depth)
+            write_image(target, result.image, bit_depth=depth, icc_profile=image.icc_profile, overwrite=args.overwrite)
+            scores = result.scores.to_list()[0]
+            tqdm.write(f"{source} -> {target}  (blur {scores['blur']:.3f}, noise {scores['noise']:.3f})", file=sys.stderr)
+            written += 1
+        except (MMRealSRError, OSError) as exc:
+            message = str(exc)
+            failures.append((source, message))
+            tqdm.write(f"mmrealsr: skipped {source}: {message}", file=sys.stderr)
+            if args.fail_fast:
+                break
+    print(f"restored {written} of {len(inputs)} image(s) into {args.output_dir}", file=sys.stderr)
+    for source, message in failures:
+        print(f"  failed: {source}: {message}", file=sys.stderr)
+    if not failures:
+        return EXIT_OK
+    return EXIT_PARTIAL if written else EXIT_FAILED

@@ -1,0 +1,79 @@
+"""The modulation grid (as in the paper's Fig. 1): rows of noise values, columns of blur values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .engine import check_score, restore
+from .tiling import ProgressFn
+from .types import LoadedModel
+
+BACKGROUND = (24, 24, 24)
+TEXT = (235, 235, 235)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def modulation_grid(
+    model: LoadedModel,
+    image: np.ndarray,
+    blur_values: Sequence[float] = (0.0, 0.5, 1.0),
+    noise_values: Sequence[float] = (0.0, 0.5, 1.0),
+    *,
+    cell_size: int = 384,
+    tile: int = 256,
+    overlap: int = 32,
+    extrapolate: bool = False,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Restore ``image`` (H, W, C float32) at every (noise, blur) pair and lay the results out labelled.
+
+    Each cell is the restored image fitted into ``cell_size`` pixels on its longer side (so large
+    inputs give a grid one can look at). Returns an RGB float32 (H, W, 3) array in [0, 1].
+    """
+    if not blur_values or not noise_values:
+        raise ValueError("blur_values and noise_values must each hold at least one value")
+    for value in blur_values:
+        check_score("blur", value, extrapolate)
+    for value in noise_values:
+        check_score("noise", value, extrapolate)
+    if image.ndim != 3:
+        raise ValueError(f"expected one image (H, W, C), got shape {image.shape}")
+    height, width = image.shape[:2]
+    factor = cell_size / max(height * model.scale, width * model.scale)
+    cell_w, cell_h = max(1, round(width * model.scale * factor)), max(1, round(height * model.scale * factor))
+    font_size = max(12, cell_size // 20)
+    margin = font_size * 2
+    left = font_size * 7
+    pad = max(2, cell_size // 64)
+    canvas = Image.new("RGB", (left + len(blur_values) * (cell_w + pad), margin + len(noise_values) * (cell_h + pad)),
+                       BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size)
+    total = len(blur_values) * len(noise_values)
+    done = 0
+    for row, noise in enumerate(noise_values):
+        y = margin + row * (cell_h + pad)
+        draw.text((pad, y + cell_h // 2), f"noise {noise:.2f}", fill=TEXT, font=font, anchor="lm")
+        for col, blur in enumerate(blur_values):
+            x = left + col * (cell_w + pad)
+            if row == 0:
+                draw.text((x + cell_w // 2, margin // 2), f"blur {blur:.2f}", fill=TEXT, font=font, anchor="mm")
+            result = restore(model, image, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile, overlap=overlap)
+            pixels = result.image
+            if pixels.shape[2] in (1, 2):
+                pixels = np.repeat(pixels[..., :1], 3, axis=2)
+            cell = Image.fromarray(np.round(np.clip(pixels[..., :3], 0, 1) * 255).astype(np.uint8), "RGB")
+            canvas.paste(cell.resize((cell_w, cell_h), Image.Resampling.LANCZOS), (x, y))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return np.asarray(canvas, dtype=np.float32) / 255.0
