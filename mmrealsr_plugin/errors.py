@@ -45,3 +45,7 @@ class BackendOutOfMemoryError(BackendError, MemoryError):
 
 class CancelledError(MMRealSRError):
     """Raised by a progress callback to stop a long run between tiles."""
+
+
+class ConversionError(ModelLoadError):
+    """A foreign-format model (e.g. an ncnn .param/.bin pair) that cannot be converted; says where and why."""

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "mmrealsr_plugin.cli.estimate_cmd",
     "mmrealsr_plugin.cli.grid_cmd",
     "mmrealsr_plugin.cli.models_cmd",
+    "mmrealsr_plugin.cli.convert_ncnn_cmd",
 ]
 """One module per subcommand, in help order. Add yours here."""
 
