@@ -47,5 +47,49 @@ class CancelledError(MMRealSRError):
     """Raised by a progress callback to stop a long run between tiles."""
 
 
+class ExportError(MMRealSRError, RuntimeError):
+    """A model that could not be exported (e.g. to ONNX), or whose export does not match torch."""
+
+
+class HubError(MMRealSRError, OSError):
+    """A Hugging Face Hub transfer failed (server unreachable, bad reply); the message names repo and file."""
+
+
+class HubNotFoundError(HubError, ModelNotFoundError):
+    """A Hub repository, revision or file that does not exist (or is hidden from this token)."""
+
+
+class HubAuthError(HubError, PermissionError):
+    """The Hub refused the request: private or gated repository, missing or read-only token."""
+
+
+class HubOfflineError(HubError, ModelNotFoundError):
+    """Offline mode is on (``HF_HUB_OFFLINE=1`` or ``local_files_only``) and the file is not cached."""
+
+
+class HubUploadError(HubError):
+    """A push did not complete; the message lists what did not go up. Local files are never changed."""
+
+
+class IntegrityError(HubError):
+    """A downloaded or cached file whose sha256 does not match the expected one; the bad file was deleted."""
+
+
 class ConversionError(ModelLoadError):
     """A foreign-format model (e.g. an ncnn .param/.bin pair) that cannot be converted; says where and why."""
+
+
+class TrainingConfigError(MMRealSRError, ValueError):
+    """A training config with an unknown key, a wrong type or inconsistent values; the message names the key."""
+
+
+class CheckpointError(MMRealSRError, RuntimeError):
+    """A training checkpoint that is missing, incomplete or does not match the run's config."""
+
+
+class TrainingConfigError(MMRealSRError, ValueError):
+    """A training/degradation config value that is unknown, of the wrong type or out of range; names the key."""
+
+
+class DatasetError(MMRealSRError, ValueError):
+    """A training image folder that is empty or holds an unreadable file; names the folder or file."""

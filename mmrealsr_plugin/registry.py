@@ -33,6 +33,22 @@ class RegistryEntry:
             return None
         return Path(str(resources.files("mmrealsr_plugin") / PACKAGE_WEIGHTS / self.file))
 
+    def local_candidates(self) -> list[Path]:
+        """Where a manually downloaded copy is looked for, in order, in the models folder.
+
+        ``<models dir>/<NAME>.safetensors``, ``<NAME>.pth``, and for entries not on the Hub also the
+        release file name (``filename``). The models folder is ``$MMREALSR_HOME/models``.
+        """
+        folder = Path(settings.models_dir())
+        names = [f"{self.name}.safetensors", f"{self.name}.pth"]
+        if not self.repo_id and self.filename:
+            names.append(Path(self.filename).name)
+        return [folder / n for n in dict.fromkeys(names)]
+
+    def find_local(self) -> Path | None:
+        """The first existing manually downloaded copy, if any."""
+        return next((p for p in self.local_candidates() if p.is_file()), None)
+
 
 @dataclass(frozen=True)
 class Registry:
@@ -96,6 +112,13 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
             if not packaged.is_file():
                 raise ModelNotFoundError(f"model {text!r}: packaged file {packaged} is missing; reinstall mmrealsr-plugin")
             return packaged, text
+        local = entry.find_local()
+        if local is not None:
+            if entry.sha256:
+                from .hub.integrity import verify_file
+
+                verify_file(local, entry.sha256.lower(), f"model {text!r}", delete=False)
+            return local, text
         from .hub import resolve_remote
 
         return resolve_remote(entry), text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 MAX_PIXELS_ENV = "MMREALSR_MAX_PIXELS"
 ESTIMATE_MAX_PIXELS_ENV = "MMREALSR_ESTIMATE_MAX_PIXELS"
@@ -45,3 +46,44 @@ def default_device() -> str:
 def user_models_file() -> str | None:
     """Path of a user TOML file with extra registry entries, if set."""
     return os.environ.get(MODELS_CONFIG_ENV) or None
+
+
+HOME_ENV = "MMREALSR_HOME"
+
+
+def home_dir() -> str:
+    """Per-user data folder: ``$MMREALSR_HOME``, else ``$XDG_DATA_HOME/mmrealsr``, else ``~/.local/share/mmrealsr``."""
+    explicit = os.environ.get(HOME_ENV)
+    if explicit:
+        return os.path.expanduser(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "mmrealsr")
+
+
+def models_dir() -> str:
+    """Where manually downloaded model files go (``<home>/models``); registry entries find their file here."""
+    return os.path.join(home_dir(), "models")
+
+
+BACKEND_ENV = "MMREALSR_BACKEND"
+ONNX_CACHE_ENV = "MMREALSR_ONNX_CACHE"
+ONNX_THREADS_ENV = "MMREALSR_ONNX_THREADS"
+
+
+def default_backend() -> str | None:
+    """Backend used when a caller names none (``torch``, ``onnx``); None lets the file type decide."""
+    return os.environ.get(BACKEND_ENV) or None
+
+
+def onnx_cache_dir() -> Path:
+    """Where the ONNX backend keeps graphs it exported from weights files (one folder per sha256)."""
+    explicit = os.environ.get(ONNX_CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmrealsr" / "onnx"
+
+
+def onnx_threads() -> int:
+    """ONNX Runtime intra-op threads; 0 leaves ONNX Runtime's default (all cores)."""
+    return _int_env(ONNX_THREADS_ENV, 0)

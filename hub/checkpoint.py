@@ -1,0 +1,149 @@
+"""The Hub checkpoint layout: ``model.safetensors`` (config in its metadata) plus ``config.json``.
+
+``convert_checkpoint`` turns any supported weights file into that layout: official ``.pth``
+files (``params_ema`` preferred, then ``params``, bare, ``module.`` prefixes), safetensors, and
+Real-ESRGAN RRDBNet weights (``.pth`` or ncnn ``.param`` + ``.bin``), which become an MM-RealSR
+initialisation: the trunk is copied, the modulation starts as the identity and the estimator is
+freshly initialised, so the result restores exactly like the source at any knob setting until trained.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..archs.mmrealsr import MMRealSR, MMRealSRConfig, detect_config
+from ..archs.mmrealsr.detect import REQUIRED_KEYS
+from ..atomic import atomic_path
+from ..errors import ModelLoadError, NotMMRealSRModelError
+from ..weights import config_from_metadata, read_state_dict, save_safetensors, sha256_of
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+MODEL_TYPE = "mmrealsr"
+NCNN_MODULE = "mmrealsr_plugin.convert.ncnn"
+_TRUNK_KEYS = ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_body.weight", "conv_up1.weight", "conv_last.weight")
+_SCALE_BY_TRUNK_IN = {1: 4, 4: 2, 16: 1}
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    tensors: dict[str, torch.Tensor]
+    config: MMRealSRConfig
+    origin: str
+    """``mmrealsr`` (an MM-RealSR file) or ``rrdb-init`` (built from an RRDBNet trunk)."""
+    container_key: str | None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    weights: Path
+    config_file: Path
+    config: MMRealSRConfig
+
+
+def config_json(config: MMRealSRConfig, provenance: dict | None = None) -> dict:
+    """``config.json`` content: the architecture fields at top level, plus model type and provenance."""
+    data = {"model_type": MODEL_TYPE, "architecture": "MMRealSR", **config.to_dict()}
+    if provenance:
+        data["provenance"] = provenance
+    return data
+
+
+def read_config_json(path: str | Path) -> MMRealSRConfig:
+    """The architecture of a ``config.json`` written by :func:`config_json`."""
+    data = json.loads(Path(path).read_text("utf-8"))
+    if data.get("model_type") != MODEL_TYPE:
+        raise ModelLoadError(f"{path}: model_type is {data.get('model_type')!r}, expected {MODEL_TYPE!r}")
+    fields = set(MMRealSRConfig.__dataclass_fields__)
+    return MMRealSRConfig.from_dict({k: v for k, v in data.items() if k in fields})
+
+
+def rrdb_init(rrdb: dict[str, torch.Tensor], seed: int = 0) -> tuple[dict[str, torch.Tensor], MMRealSRConfig]:
+    """An MM-RealSR state dict whose trunk is ``rrdb`` (Real-ESRGAN RRDBNet keys) and whose modulation is the identity."""
+    missing = [k for k in _TRUNK_KEYS if k not in rrdb]
+    if missing:
+        raise NotMMRealSRModelError(f"neither an MM-RealSR nor a Real-ESRGAN RRDBNet state dict: missing {missing}")
+    trunk_in = int(rrdb["conv_first.weight"].shape[1])
+    in_channels = int(rrdb["conv_last.weight"].shape[0])
+    ratio = trunk_in // in_channels
+    if trunk_in % in_channels or ratio not in _SCALE_BY_TRUNK_IN:
+        raise NotMMRealSRModelError(f"RRDBNet conv_first takes {trunk_in} channels; expected 3, 12 or 48 (x4, x2, x1)")
+    blocks = len({k.split(".")[1] for k in rrdb if k.startswith("body.") and ".rdb1.conv1.weight" in k})
+    config = MMRealSRConfig(
+        scale=_SCALE_BY_TRUNK_IN[ratio], in_channels=in_channels, out_channels=in_channels,  # type: ignore[arg-type]
+        num_feat=int(rrdb["conv_first.weight"].shape[0]), num_block=blocks,
+        num_grow_ch=int(rrdb["body.0.rdb1.conv1.weight"].shape[0]),
+    )
+    torch.manual_seed(seed)
+    model = MMRealSR(config)
+    state = model.state_dict()
+    trunk = {k for k in state if not k.startswith(("am_list.", "de_net.", "dd_embed."))}
+    if set(rrdb) != trunk:
+        raise NotMMRealSRModelError(
+            "RRDBNet keys do not match an MM-RealSR trunk: unexpected "
+            f"{sorted(set(rrdb) - trunk)[:5]}, missing {sorted(trunk - set(rrdb))[:5]}"
+        )
+    for key in trunk:
+        if state[key].shape != rrdb[key].shape:
+            raise NotMMRealSRModelError(f"{key}: shape {tuple(rrdb[key].shape)}, expected {tuple(state[key].shape)}")
+        state[key] = rrdb[key].float()
+    for index in range(config.num_block):
+        last = len(model.am_list[index].fc) - 1
+        for part in ("weight", "bias"):
+            key = f"am_list.{index}.fc.{last}.{part}"
+            state[key] = torch.zeros_like(state[key])  # gamma = beta = 0: (1 + 0) * f + 0 = f
+    return state, config
+
+
+def _read_ncnn(param: Path) -> dict[str, torch.Tensor]:
+    bin_path = param.with_suffix(".bin")
+    if not bin_path.is_file():
+        raise ModelLoadError(f"{param}: the ncnn weights {bin_path} must sit beside the .param file")
+    try:
+        module = importlib.import_module(NCNN_MODULE)
+    except ModuleNotFoundError as exc:
+        raise ModelLoadError(f"{param}: ncnn conversion needs {NCNN_MODULE}, which is not installed ({exc})") from exc
+    return module.read_ncnn_rrdb(param, bin_path)
+
+
+def load_weights(path: str | Path) -> LoadedWeights:
+    """Read any supported input into an MM-RealSR state dict and its architecture."""
+    path = Path(path)
+    if path.suffix.lower() == ".param":
+        tensors, config = rrdb_init(_read_ncnn(path))
+        return LoadedWeights(tensors, config, "rrdb-init", None)
+    state = read_state_dict(path)
+    if all(k in state.tensors for k in REQUIRED_KEYS):
+        config = detect_config(state.tensors)
+        stored = config_from_metadata(state.metadata)
+        if stored is not None:
+            config = MMRealSRConfig.from_dict(stored)  # strides are not visible in the weights
+        return LoadedWeights(state.tensors, config, MODEL_TYPE, state.container_key)
+    tensors, config = rrdb_init(state.tensors)
+    return LoadedWeights(tensors, config, "rrdb-init", state.container_key)
+
+
+def write_checkpoint(weights: LoadedWeights, output_dir: str | Path, provenance: dict) -> Checkpoint:
+    """Write ``model.safetensors`` and ``config.json`` into ``output_dir`` (atomically, each)."""
+    output_dir = Path(output_dir)
+    meta = {"format": "pt", "origin": weights.origin}
+    target = save_safetensors(weights.tensors, output_dir / WEIGHTS_NAME, config=weights.config.to_dict(), metadata=meta)
+    config_path = output_dir / CONFIG_NAME
+    with atomic_path(config_path) as tmp:
+        tmp.write_text(json.dumps(config_json(weights.config, provenance), indent=2, sort_keys=True) + "\n", "utf-8")
+    return Checkpoint(target, config_path, weights.config)
+
+
+def convert_checkpoint(source: str | Path, output_dir: str | Path) -> Checkpoint:
+    """Convert ``source`` into the Hub layout in ``output_dir``; the source file is only read."""
+    source = Path(source)
+    weights = load_weights(source)
+    provenance = {"source_file": source.name, "source_sha256": sha256_of(source), "origin": weights.origin}
+    if weights.container_key:
+        provenance["container_key"] = weights.container_key
+    return write_checkpoint(weights, output_dir, provenance)

@@ -1,0 +1,83 @@
+"""Client-side steps the Hub tests run in a fresh interpreter, so ``HF_*`` settings apply before import.
+
+Usage: ``python hub_client.py STEP JSON_KWARGS``; prints one JSON line: ``{"ok": value}`` or
+``{"error": class name, "bases": [...], "message": text}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def push(weights: str, repo_id: str, **kwargs) -> dict:
+    from mmrealsr_plugin.hub import push_checkpoint
+
+    result = push_checkpoint(weights, repo_id, **kwargs)
+    return {"commit_url": result.commit_url, "oid": result.oid, "files": list(result.files)}
+
+
+def push_model(weights: str, repo_id: str, **kwargs) -> str:
+    from mmrealsr_plugin.hub import push_model as push
+
+    return push(weights, repo_id, **kwargs)
+
+
+def download(reference: str, **kwargs) -> str:
+    from mmrealsr_plugin.hub import download as fetch
+
+    return str(fetch(reference, **kwargs))
+
+
+def load(reference: str) -> dict:
+    import numpy as np
+
+    import mmrealsr_plugin
+
+    model = mmrealsr_plugin.load_model(reference, device="cpu")
+    image = np.linspace(0, 1, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
+    result = mmrealsr_plugin.restore(model, image, blur=0.5, noise=0.5, tile=0)
+    return {"source": model.descriptor.source, "sha256": model.descriptor.sha256, "shape": list(result.image.shape),
+            "checksum": float(result.image.sum())}
+
+
+def api(method: str, *args, **kwargs):
+    """Call an ``HfApi`` method and return a JSON-friendly view of its answer."""
+    from huggingface_hub import HfApi
+
+    answer = getattr(HfApi(), method)(*args, **kwargs)
+    if method == "model_info":
+        return {"sha": answer.sha, "siblings": sorted(s.rfilename for s in answer.siblings or []),
+                "pipeline_tag": answer.pipeline_tag, "library_name": answer.library_name, "tags": answer.tags,
+                "private": answer.private}
+    if method == "list_repo_refs":
+        return {"branches": {b.name: b.target_commit for b in answer.branches},
+                "tags": {t.name: t.target_commit for t in answer.tags}}
+    if method == "list_repo_commits":
+        return [c.commit_id for c in answer]
+    if method == "list_repo_files":
+        return sorted(answer)
+    if method == "whoami":
+        return answer["name"]
+    return None if answer is None else str(answer)
+
+
+def cli(*argv: str) -> int:
+    from mmrealsr_plugin.cli import main
+
+    return main(list(argv))
+
+
+STEPS = {f.__name__: f for f in (push, push_model, download, load, api, cli)}
+
+if __name__ == "__main__":
+    step, raw = sys.argv[1], sys.argv[2]
+    kwargs = json.loads(raw)
+    args = kwargs.pop("_args", [])
+    try:
+        value = STEPS[step](*args, **kwargs)
+        print(json.dumps({"ok": value}))
+    except Exception as exc:  # reported to the test, which asserts on the class and message
+        print(json.dumps({"error": type(exc).__name__, "bases": [c.__name__ for c in type(exc).__mro__],
+                          "message": str(exc)}))
+    sys.stdout.flush()
