@@ -79,10 +79,6 @@ class ConversionError(ModelLoadError):
     """A foreign-format model (e.g. an ncnn .param/.bin pair) that cannot be converted; says where and why."""
 
 
-class TrainingConfigError(MMRealSRError, ValueError):
-    """A training config with an unknown key, a wrong type or inconsistent values; the message names the key."""
-
-
 class CheckpointError(MMRealSRError, RuntimeError):
     """A training checkpoint that is missing, incomplete or does not match the run's config."""
 

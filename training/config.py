@@ -1,0 +1,310 @@
+"""Training configuration as data: typed, frozen dataclasses read from TOML, strictly validated.
+
+A config file has one table per dataclass below (``[run]``, ``[model]``, ``[init]``, ``[data]``,
+``[degradation]``, ``[optim]``, ``[losses]``, ``[hub]``). Unknown keys and wrong types are errors
+that name the dotted key; ``--set section.key=value`` overrides are parsed as TOML values and
+checked the same way. The resolved config (after overrides) is stored in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..archs.mmrealsr import MMRealSRConfig
+from ..errors import TrainingConfigError
+
+Stage = Literal["net", "gan", "estimator"]
+Precision = Literal["fp32", "bf16"]
+
+VGG19_LAYERS = (
+    "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
+    "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "mmrealsr"
+    """Run name; the output folder is ``output_root/name``."""
+    output_root: str = "experiments"
+    stage: Stage = "net"
+    """net: stage 1 (L1 + ranking + anchors, estimator trained jointly); gan: stage 2 (L1 + perceptual +
+    GAN, estimator frozen); estimator: only the estimator (ranking + anchors), for metric learning."""
+    total_iter: int = 70_000
+    seed: int = 0
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N. Under torchrun the local rank picks the GPU."""
+    precision: Precision = "fp32"
+    """bf16 autocast on CUDA; ignored (fp32) on CPU, where bf16 autocast is slow and inexact."""
+    threads: int = 0
+    """torch intra-op threads on CPU; 0 leaves the torch default."""
+    log_every: int = 100
+    val_every: int = 5_000
+    checkpoint_every: int = 5_000
+    keep_checkpoints: int = 2
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    generator: str = ""
+    """Weights file for the whole generator (estimator included), e.g. the stage-1 result (EMA
+    weights are preferred inside BasicSR containers). Loaded strictly."""
+    realesrgan_ncnn_param: str = ""
+    """Real-ESRGAN x4plus ncnn ``.param`` file: initialises the RRDB trunk (fine-tuning)."""
+    realesrgan_ncnn_bin: str = ""
+    identity_modulation: bool = False
+    """Zero the last Linear of every modulation MLP so the trunk starts as the plain RRDBNet."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train_dirs: tuple[str, ...] = ("/work/shared/data/train_hr",)
+    """Folders searched recursively for HR training images."""
+    gt_size: int = 192
+    """HR patch side fed to the network (LR patch = gt_size // 4)."""
+    batch_size: int = 6
+    """Per process (per GPU)."""
+    queue_size: int = 90
+    """Training-pair pool per process; a multiple of batch_size (0 disables the pool)."""
+    sharpen_gt: bool = True
+    """USM-sharpen the GT before synthesis (stage 1 ``gt_usm``)."""
+    val_dir: str = "/work/shared/data/eval_paired/Set5"
+    """Paired folder with HR/ and LR_x4/ for PSNR; empty disables PSNR validation."""
+    val_sweep_dir: str = "/work/shared/data/eval_paired/Set5/HR"
+    """Clean HR images for the estimator monotonicity sweep; empty disables it."""
+    val_max_images: int = 5
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr_g: float = 2e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, ...] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    milestones: tuple[int, ...] = (1_000_000,)
+    gamma: float = 0.5
+    ema_decay: float = 0.999
+    """0 disables the EMA (the exported weights are then the raw generator)."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    l1: float = 1.0
+    l1_gt_usm: bool = True
+    """L1 target: the sharpened GT (true) or the plain GT."""
+    rank: float = 0.01
+    rank_margin: float = 0.05
+    anchor: float = 1e-4
+    perceptual: float = 0.0
+    perceptual_gt_usm: bool = True
+    perceptual_layers: dict[str, float] = field(
+        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+    )
+    vgg_weights: str = ""
+    """VGG19 weights (torchvision ``features.N`` keys): a local file, or ``hf://owner/repo/file``."""
+    gan: float = 0.0
+    gan_gt_usm: bool = False
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    repo: str = ""
+    """Push the final EMA generator here (same as ``--push-to-hub``)."""
+    every: int = 0
+    """Also push every N iterations (0: only the final weights)."""
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run: RunConfig = field(default_factory=RunConfig)
+    model: MMRealSRConfig = field(default_factory=MMRealSRConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    degradation: dict[str, Any] = field(default_factory=dict)
+    """Passed to ``DegradationConfig(**degradation)``, which validates it."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    losses: LossConfig = field(default_factory=LossConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.run.output_root) / self.run.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+
+def _to_plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    return value
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``hint``; return it in the dataclass's own type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise TrainingConfigError(f"config key {key!r} must be a table, got {value!r}")
+        return _build(hint, value, key)
+    if origin is Literal:
+        if value not in args:
+            raise TrainingConfigError(f"config key {key!r} must be one of {list(args)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return _coerce(option, value, key)
+            except TrainingConfigError:
+                continue
+        raise TrainingConfigError(f"config key {key!r} must be {_type_name(hint)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TrainingConfigError(f"config key {key!r} must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TrainingConfigError(f"config key {key!r} must be a table, got {value!r}")
+        return {str(k): _coerce(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TrainingConfigError(f"config key {key!r} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TrainingConfigError(f"config key {key!r} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TrainingConfigError(f"config key {key!r} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TrainingConfigError(f"config key {key!r} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config annotation {hint!r} for {key!r}")
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"[{prefix}]" if prefix else "the top level"
+        raise TrainingConfigError(
+            f"unknown config key(s) {[f'{prefix}.{k}' if prefix else k for k in unknown]} in {where}; "
+            f"known keys there: {sorted(names)}"
+        )
+    values = {k: _coerce(hints[k], v, f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise TrainingConfigError(f"invalid [{prefix}] values: {exc}") from exc
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise TrainingConfigError(f"--set {item!r}: expected section.key=value, e.g. optim.lr_g=1e-4")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 2 or not all(parts):
+        raise TrainingConfigError(f"--set {item!r}: the key must be dotted, e.g. run.total_iter=1000")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word is a string: --set run.device=cpu
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` (plain TOML mapping) with ``section.key=value`` items applied."""
+    result = _to_plain(data)
+    for item in overrides:
+        parts, value = _parse_override(item)
+        node = result
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise TrainingConfigError(f"--set {item!r}: {part!r} is not a table")
+        node[parts[-1]] = value
+    return result
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    config = _build(TrainConfig, data, "")
+    _check(config)
+    return config
+
+
+BUNDLED_CONFIGS = Path(__file__).parent / "configs"
+"""The shipped configs; ``mmrealsr train smoke`` is short for ``training/configs/smoke.toml``."""
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = BUNDLED_CONFIGS / f"{path.stem}.toml"
+    if path.parent == Path(".") and bundled.is_file():
+        return bundled
+    names = sorted(p.stem for p in BUNDLED_CONFIGS.glob("*.toml"))
+    raise TrainingConfigError(f"training config {str(name_or_path)!r} does not exist; give a TOML path or one of {names}")
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:  # type: ignore[assignment]
+    """Read a TOML config file (or a bundled config by name), apply ``--set`` overrides, validate everything."""
+    path = find_config(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TrainingConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return config_from_dict(apply_overrides(data, list(overrides)))
+
+
+def _check(config: TrainConfig) -> None:
+    """Cross-field rules that single-field types cannot express."""
+    run, data, losses = config.run, config.data, config.losses
+    for name in ("total_iter", "log_every", "val_every", "checkpoint_every", "keep_checkpoints"):
+        if getattr(run, name) < 0 or (name in ("total_iter", "log_every", "keep_checkpoints") and getattr(run, name) < 1):
+            raise TrainingConfigError(f"run.{name} must be positive, got {getattr(run, name)}")
+    if data.batch_size < 1 or data.gt_size < 16 or data.gt_size % 4:
+        raise TrainingConfigError(
+            f"data.batch_size must be >= 1 and data.gt_size a multiple of 4 >= 16, got {data.batch_size}, {data.gt_size}"
+        )
+    if data.queue_size and data.queue_size % data.batch_size:
+        raise TrainingConfigError(
+            f"data.queue_size ({data.queue_size}) must be a multiple of data.batch_size ({data.batch_size})"
+        )
+    bad_layers = sorted(set(losses.perceptual_layers) - set(VGG19_LAYERS))
+    if bad_layers:
+        raise TrainingConfigError(f"losses.perceptual_layers has unknown VGG19 layers {bad_layers}; known: {VGG19_LAYERS}")
+    if config.model.scale != 4:
+        raise TrainingConfigError(f"model.scale must be 4 for training (the synthesis is x4), got {config.model.scale}")
+    if not 0 <= config.optim.ema_decay < 1:
+        raise TrainingConfigError(f"optim.ema_decay must be in [0, 1), got {config.optim.ema_decay}")
+    if bool(config.init.realesrgan_ncnn_param) != bool(config.init.realesrgan_ncnn_bin):
+        raise TrainingConfigError("init.realesrgan_ncnn_param and init.realesrgan_ncnn_bin must be given together")
+    from .degradations.config import DegradationConfig
+
+    DegradationConfig.from_dict(config.degradation)  # raises TrainingConfigError naming the bad key
+    if run.stage == "estimator" and (losses.perceptual or losses.gan):
+        raise TrainingConfigError("run.stage = 'estimator' trains only the estimator; set losses.perceptual and losses.gan to 0")

@@ -1,0 +1,60 @@
+"""Build the networks of a run: the generator (from scratch, a checkpoint, or Real-ESRGAN ncnn) and the discriminator."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..archs.mmrealsr import MMRealSR, detect_config
+from ..errors import ModelLoadError
+from ..weights import read_state_dict
+from .config import TrainConfig
+from .discriminator import UNetDiscriminatorSN
+
+
+def official_init_(model: MMRealSR, scale: float = 0.1) -> MMRealSR:
+    """Kaiming-normal x 0.1 with zero bias for the dense blocks, modulations, embedding and estimator.
+
+    The small scale keeps the 23 residual-in-residual blocks close to the identity at the start,
+    which is what makes training from scratch stable; other layers keep the PyTorch default.
+    """
+    with torch.no_grad():
+        for part in (model.body, model.am_list, model.dd_embed, model.de_net):
+            for layer in part.modules():
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(layer.weight)
+                    layer.weight.mul_(scale)
+                    nn.init.zeros_(layer.bias)
+    return model
+
+
+def build_generator(config: TrainConfig) -> MMRealSR:
+    """The generator a run starts from, per ``[init]``; the caller has seeded torch."""
+    init = config.init
+    if init.realesrgan_ncnn_param:
+        from ..convert.ncnn import read_ncnn_rrdb
+        from ..convert.realesrgan_init import mmrealsr_from_rrdb
+
+        trunk = read_ncnn_rrdb(init.realesrgan_ncnn_param, init.realesrgan_ncnn_bin)
+        model = mmrealsr_from_rrdb(trunk, config.model, seed=config.run.seed)
+    elif init.generator:
+        state = read_state_dict(init.generator).tensors
+        found = detect_config(state)
+        if found != config.model:
+            raise ModelLoadError(
+                f"init.generator {init.generator!r} has architecture {found.to_dict()}, but [model] asks for "
+                f"{config.model.to_dict()}; make [model] match the file"
+            )
+        model = MMRealSR(config.model)
+        model.load_state_dict(state, strict=True)
+    else:
+        model = official_init_(MMRealSR(config.model))
+    if init.identity_modulation:
+        from ..convert.realesrgan_init import identity_modulation_
+
+        identity_modulation_(model)
+    return model.train()
+
+
+def build_discriminator(config: TrainConfig) -> UNetDiscriminatorSN:
+    return UNetDiscriminatorSN(config.model.out_channels, 64).train()
