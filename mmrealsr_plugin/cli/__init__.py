@@ -19,7 +19,11 @@ COMMAND_MODULES = [
     "mmrealsr_plugin.cli.restore_cmd",
     "mmrealsr_plugin.cli.estimate_cmd",
     "mmrealsr_plugin.cli.grid_cmd",
+    "mmrealsr_plugin.cli.demo_cmd",
     "mmrealsr_plugin.cli.models_cmd",
+    "mmrealsr_plugin.cli.train_cmd",
+    "mmrealsr_plugin.cli.export_onnx_cmd",
+    "mmrealsr_plugin.cli.gimp_cmd",
     "mmrealsr_plugin.cli.convert_ncnn_cmd",
 ]
 """One module per subcommand, in help order. Add yours here."""
