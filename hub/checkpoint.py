@@ -3,31 +3,27 @@
 ``convert_checkpoint`` turns any supported weights file into that layout: official ``.pth``
 files (``params_ema`` preferred, then ``params``, bare, ``module.`` prefixes), safetensors, and
 Real-ESRGAN RRDBNet weights (``.pth`` or ncnn ``.param`` + ``.bin``), which become an MM-RealSR
-initialisation: the trunk is copied, the modulation starts as the identity and the estimator is
-freshly initialised, so the result restores exactly like the source at any knob setting until trained.
+initialisation through :mod:`mmrealsr_plugin.convert`: the trunk is copied, the modulation starts as
+the identity and the estimator is fresh, so it restores like the source at any knob setting until trained.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..archs.mmrealsr import MMRealSR, MMRealSRConfig, detect_config
+from ..archs.mmrealsr import MMRealSRConfig, detect_config
 from ..archs.mmrealsr.detect import REQUIRED_KEYS
 from ..atomic import atomic_path
-from ..errors import ModelLoadError, NotMMRealSRModelError
+from ..errors import ModelLoadError
 from ..weights import config_from_metadata, read_state_dict, save_safetensors, sha256_of
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 MODEL_TYPE = "mmrealsr"
-NCNN_MODULE = "mmrealsr_plugin.convert.ncnn"
-_TRUNK_KEYS = ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_body.weight", "conv_up1.weight", "conv_last.weight")
-_SCALE_BY_TRUNK_IN = {1: 4, 4: 2, 16: 1}
 
 
 @dataclass(frozen=True)
@@ -63,59 +59,28 @@ def read_config_json(path: str | Path) -> MMRealSRConfig:
     return MMRealSRConfig.from_dict({k: v for k, v in data.items() if k in fields})
 
 
-def rrdb_init(rrdb: dict[str, torch.Tensor], seed: int = 0) -> tuple[dict[str, torch.Tensor], MMRealSRConfig]:
-    """An MM-RealSR state dict whose trunk is ``rrdb`` (Real-ESRGAN RRDBNet keys) and whose modulation is the identity."""
-    missing = [k for k in _TRUNK_KEYS if k not in rrdb]
-    if missing:
-        raise NotMMRealSRModelError(f"neither an MM-RealSR nor a Real-ESRGAN RRDBNet state dict: missing {missing}")
-    trunk_in = int(rrdb["conv_first.weight"].shape[1])
-    in_channels = int(rrdb["conv_last.weight"].shape[0])
-    ratio = trunk_in // in_channels
-    if trunk_in % in_channels or ratio not in _SCALE_BY_TRUNK_IN:
-        raise NotMMRealSRModelError(f"RRDBNet conv_first takes {trunk_in} channels; expected 3, 12 or 48 (x4, x2, x1)")
-    blocks = len({k.split(".")[1] for k in rrdb if k.startswith("body.") and ".rdb1.conv1.weight" in k})
-    config = MMRealSRConfig(
-        scale=_SCALE_BY_TRUNK_IN[ratio], in_channels=in_channels, out_channels=in_channels,  # type: ignore[arg-type]
-        num_feat=int(rrdb["conv_first.weight"].shape[0]), num_block=blocks,
-        num_grow_ch=int(rrdb["body.0.rdb1.conv1.weight"].shape[0]),
-    )
-    torch.manual_seed(seed)
-    model = MMRealSR(config)
-    state = model.state_dict()
-    trunk = {k for k in state if not k.startswith(("am_list.", "de_net.", "dd_embed."))}
-    if set(rrdb) != trunk:
-        raise NotMMRealSRModelError(
-            "RRDBNet keys do not match an MM-RealSR trunk: unexpected "
-            f"{sorted(set(rrdb) - trunk)[:5]}, missing {sorted(trunk - set(rrdb))[:5]}"
-        )
-    for key in trunk:
-        if state[key].shape != rrdb[key].shape:
-            raise NotMMRealSRModelError(f"{key}: shape {tuple(rrdb[key].shape)}, expected {tuple(state[key].shape)}")
-        state[key] = rrdb[key].float()
-    for index in range(config.num_block):
-        last = len(model.am_list[index].fc) - 1
-        for part in ("weight", "bias"):
-            key = f"am_list.{index}.fc.{last}.{part}"
-            state[key] = torch.zeros_like(state[key])  # gamma = beta = 0: (1 + 0) * f + 0 = f
-    return state, config
+def _from_rrdb(rrdb: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], MMRealSRConfig]:
+    """An MM-RealSR initialisation around a Real-ESRGAN RRDBNet trunk (see :mod:`mmrealsr_plugin.convert`)."""
+    from ..convert import mmrealsr_from_rrdb
+
+    model = mmrealsr_from_rrdb(rrdb)
+    return model.state_dict(), model.config
 
 
 def _read_ncnn(param: Path) -> dict[str, torch.Tensor]:
+    from ..convert import read_ncnn_rrdb
+
     bin_path = param.with_suffix(".bin")
     if not bin_path.is_file():
         raise ModelLoadError(f"{param}: the ncnn weights {bin_path} must sit beside the .param file")
-    try:
-        module = importlib.import_module(NCNN_MODULE)
-    except ModuleNotFoundError as exc:
-        raise ModelLoadError(f"{param}: ncnn conversion needs {NCNN_MODULE}, which is not installed ({exc})") from exc
-    return module.read_ncnn_rrdb(param, bin_path)
+    return read_ncnn_rrdb(param, bin_path)
 
 
 def load_weights(path: str | Path) -> LoadedWeights:
     """Read any supported input into an MM-RealSR state dict and its architecture."""
     path = Path(path)
     if path.suffix.lower() == ".param":
-        tensors, config = rrdb_init(_read_ncnn(path))
+        tensors, config = _from_rrdb(_read_ncnn(path))
         return LoadedWeights(tensors, config, "rrdb-init", None)
     state = read_state_dict(path)
     if all(k in state.tensors for k in REQUIRED_KEYS):
@@ -124,7 +89,7 @@ def load_weights(path: str | Path) -> LoadedWeights:
         if stored is not None:
             config = MMRealSRConfig.from_dict(stored)  # strides are not visible in the weights
         return LoadedWeights(state.tensors, config, MODEL_TYPE, state.container_key)
-    tensors, config = rrdb_init(state.tensors)
+    tensors, config = _from_rrdb(state.tensors)
     return LoadedWeights(tensors, config, "rrdb-init", state.container_key)
 
 

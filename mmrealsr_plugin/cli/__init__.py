@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "mmrealsr_plugin.cli.grid_cmd",
     "mmrealsr_plugin.cli.demo_cmd",
     "mmrealsr_plugin.cli.models_cmd",
+    "mmrealsr_plugin.cli.convert_cmd",
+    "mmrealsr_plugin.cli.hub_cmd",
     "mmrealsr_plugin.cli.train_cmd",
     "mmrealsr_plugin.cli.export_onnx_cmd",
     "mmrealsr_plugin.cli.gimp_cmd",
