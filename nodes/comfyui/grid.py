@@ -1,0 +1,93 @@
+"""Modulation Grid: one labelled image showing the restoration over several blur and noise values."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mmrealsr_plugin.engine import check_score
+from mmrealsr_plugin.errors import InvalidScoreError
+from mmrealsr_plugin.grid import modulation_grid
+
+from . import host, inputs
+from .model import ComfyModel, on_device
+from .tensors import image_to_numpy, numpy_to_image
+
+
+def parse_values(name: str, text: str) -> list[float]:
+    """'0, 0.5, 1' -> [0.0, 0.5, 1.0]; every value must be a number in [0, 1]."""
+    parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if not parts:
+        raise InvalidScoreError(f"{name}: give at least one value, e.g. '0, 0.5, 1'")
+    values = [check_score(name, part, extrapolate=False) for part in parts]
+    return [float(v) for v in values if v is not None]
+
+
+def values_input(name: str) -> tuple[str, dict]:
+    return ("STRING", {
+        "default": "0, 0.5, 1",
+        "tooltip": f"Comma-separated {name} strengths in [0, 1], one grid {'column' if name == 'blur' else 'row'} each.",
+    })
+
+
+class MMRealSRModulationGrid:
+    DESCRIPTION = (
+        "Restores the image at every (noise, blur) pair and lays the results out in one labelled grid: columns are "
+        "blur values, rows are noise values. A batch gives one grid per image."
+    )
+    CATEGORY = inputs.CATEGORY
+    FUNCTION = "grid"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("grid",)
+    OUTPUT_TOOLTIPS = ("The labelled grid (one per input image).",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "image": inputs.IMAGE,
+                "model": inputs.MODEL,
+                "blur_values": values_input("blur"),
+                "noise_values": values_input("noise"),
+                "cell_size": ("INT", {
+                    "default": 384, "min": 64, "max": 2048, "step": 32,
+                    "tooltip": "Longer side of each grid cell in pixels (results are resized to fit).",
+                }),
+                "tile": inputs.TILE,
+                "overlap": inputs.OVERLAP,
+            },
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, blur_values: str, noise_values: str) -> bool | str:
+        """Refuse malformed value lists when the prompt is queued, not halfway through a run.
+
+        Values arriving through a link are not known yet at queue time; they are checked when the node runs.
+        """
+        if not (isinstance(blur_values, str) and isinstance(noise_values, str)):
+            return True
+        try:
+            parse_values("blur", blur_values)
+            parse_values("noise", noise_values)
+        except InvalidScoreError as exc:
+            return str(exc)
+        return True
+
+    def grid(
+        self, image: torch.Tensor, model: ComfyModel, blur_values: str, noise_values: str, cell_size: int,
+        tile: int, overlap: int,
+    ) -> tuple[torch.Tensor]:
+        blurs, noises = parse_values("blur", blur_values), parse_values("noise", noise_values)
+        progress = host.progress_callback()
+        cells = len(blurs) * len(noises)
+        batch = image_to_numpy(image)
+        grids = []
+        with on_device(model, tile) as loaded:
+            for index, pixels in enumerate(batch):
+                def step(done: int, total: int, index: int = index) -> None:
+                    progress(index * cells + done, len(batch) * cells)
+
+                grids.append(modulation_grid(
+                    loaded, pixels, blurs, noises, cell_size=cell_size, tile=tile, overlap=overlap, progress=step,
+                ))
+        return (numpy_to_image(np.stack(grids)),)

@@ -1,0 +1,166 @@
+"""The node pack inside a real ComfyUI server: node catalogue, a full graph, validation, interrupt."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mmrealsr_plugin
+from mmrealsr_plugin.grid import modulation_grid
+
+pytestmark = [pytest.mark.comfyui, pytest.mark.network, pytest.mark.slow]
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+EXPECTED_INPUTS = {
+    "LoadMMRealSRModel": ({"model_name", "device", "precision"}, {"hub_reference"}),
+    "MMRealSREstimateDegradation": ({"image", "model"}, set()),
+    "MMRealSRRestore": ({"image", "model", "blur", "blur_auto", "noise", "noise_auto", "tile", "overlap"}, {"mask"}),
+    "MMRealSRModulationGrid": (
+        {"image", "model", "blur_values", "noise_values", "cell_size", "tile", "overlap"}, set()),
+}
+EXPECTED_OUTPUTS = {
+    "LoadMMRealSRModel": ["MMREALSR_MODEL"],
+    "MMRealSREstimateDegradation": ["FLOAT", "FLOAT"],
+    "MMRealSRRestore": ["IMAGE", "MASK", "FLOAT", "FLOAT"],
+    "MMRealSRModulationGrid": ["IMAGE"],
+}
+TOLERANCE = 1 / 255 + 1e-6
+"""SaveImage truncates to 8 bits, so a saved pixel is at most one step below the float result."""
+
+
+def loader(model_name: str) -> dict:
+    return {"class_type": "LoadMMRealSRModel",
+            "inputs": {"model_name": model_name, "device": "auto", "precision": "float32", "hub_reference": ""}}
+
+
+def restore_graph(comfy, image: str, restore_inputs: dict, model_name: str | None = None) -> dict:
+    """LoadImage -> Load MM-RealSR Model -> Estimate -> Restore -> SaveImage, in API format."""
+    restore = {"image": ["1", 0], "model": ["2", 0], "blur": ["3", 0], "blur_auto": False, "noise": ["3", 1],
+               "noise_auto": False, "tile": 32, "overlap": 8, **restore_inputs}
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": image}},
+        "2": loader(model_name or comfy.files["model"]),
+        "3": {"class_type": "MMRealSREstimateDegradation", "inputs": {"image": ["1", 0], "model": ["2", 0]}},
+        "4": {"class_type": "MMRealSRRestore", "inputs": restore},
+        "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "mmrealsr"}},
+    }
+
+
+def read_input(comfy, name: str) -> np.ndarray:
+    return np.asarray(Image.open(comfy.base / "input" / name).convert("RGB"), dtype=np.float32) / 255.0
+
+
+def core_model(comfy) -> mmrealsr_plugin.LoadedModel:
+    return mmrealsr_plugin.load_model(comfy.base / "models" / "mmrealsr" / comfy.files["model"], device="cpu")
+
+
+def test_object_info_lists_every_node_with_its_inputs(comfy) -> None:
+    for node_id, (required, optional) in EXPECTED_INPUTS.items():
+        info = comfy.request(f"/object_info/{node_id}")[node_id]
+        assert set(info["input"]["required"]) == required
+        assert set(info["input"].get("optional", {})) == optional
+        assert info["output"] == EXPECTED_OUTPUTS[node_id]
+        assert info["category"] == "image/upscaling/MM-RealSR"
+        assert info["description"]
+        for group in ("required", "optional"):
+            for name, spec in info["input"].get(group, {}).items():
+                assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    restore = comfy.request("/object_info/MMRealSRRestore")["MMRealSRRestore"]["input"]["required"]
+    for knob in ("blur", "noise"):
+        assert restore[knob][0] == "FLOAT"
+        assert {k: restore[knob][1][k] for k in ("min", "max", "step", "display")} == {
+            "min": 0.0, "max": 1.0, "step": 0.01, "display": "slider"}
+    models = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
+    assert comfy.files["model"] in models
+    assert "upscale_models/" + comfy.files["foreign"] in models
+
+
+def test_graph_matches_core_restore(comfy) -> None:
+    entry = comfy.run(restore_graph(comfy, comfy.files["image"], {}))
+    saved = comfy.output_image(entry["outputs"]["5"]["images"][0])
+
+    model = core_model(comfy)
+    pixels = read_input(comfy, comfy.files["image"])
+    scores = mmrealsr_plugin.estimate(model, pixels)
+    blur, noise = float(scores.blur[0]), float(scores.noise[0])
+    expected = mmrealsr_plugin.restore(model, pixels, blur=blur, noise=noise, tile=32, overlap=8).image
+
+    assert saved.shape == (pixels.shape[0] * 4, pixels.shape[1] * 4, 3)
+    assert np.abs(saved - expected).max() <= TOLERANCE
+    text = entry["outputs"]["3"]["text"]
+    assert text == [f"image 0: blur {blur:.3f}, noise {noise:.3f}"]
+    assert entry["outputs"]["4"]["text"] == text
+
+
+def test_modulation_grid_matches_core_grid(comfy) -> None:
+    graph = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": comfy.files["image"]}},
+        "2": loader(comfy.files["model"]),
+        "6": {"class_type": "MMRealSRModulationGrid", "inputs": {
+            "image": ["1", 0], "model": ["2", 0], "blur_values": "0, 1", "noise_values": "0, 0.5", "cell_size": 128,
+            "tile": 32, "overlap": 8}},
+        "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "grid"}},
+    }
+    saved = comfy.output_image(comfy.run(graph)["outputs"]["7"]["images"][0])
+    expected = modulation_grid(core_model(comfy), read_input(comfy, comfy.files["image"]), [0, 1], [0, 0.5],
+                               cell_size=128, tile=32, overlap=8)
+    assert saved.shape == expected.shape
+    assert np.abs(saved - expected).max() <= TOLERANCE
+
+
+def test_out_of_range_slider_is_refused(comfy) -> None:
+    status, body = comfy.try_queue(restore_graph(comfy, comfy.files["image"], {"blur": 1.5}))
+    assert status == 400
+    errors = body["node_errors"]["4"]["errors"]
+    assert [e["type"] for e in errors] == ["value_bigger_than_max"]
+
+
+def test_foreign_model_is_rejected_with_a_clear_message(comfy) -> None:
+    graph = restore_graph(comfy, comfy.files["image"], {}, model_name="upscale_models/" + comfy.files["foreign"])
+    entry = comfy.wait(comfy.queue(graph))
+    assert entry["status"]["status_str"] == "error"
+    failure = next(data for kind, data in entry["status"]["messages"] if kind == "execution_error")
+    assert failure["node_type"] == "LoadMMRealSRModel"
+    assert "not an MM-RealSR model" in failure["exception_message"]
+    assert "Load Upscale Model" in failure["exception_message"]
+
+
+def test_interrupt_stops_a_many_tile_run(comfy) -> None:
+    graph = restore_graph(comfy, comfy.files["big"], {"blur_auto": True, "noise_auto": True, "tile": 16, "overlap": 0})
+    started = time.monotonic()
+    prompt_id = comfy.queue(graph)
+    time.sleep(4)  # model load and estimate take well under a second; 1024 tiles take minutes
+    comfy.request("/interrupt", {})
+    interrupted = time.monotonic()
+    entry = comfy.wait(prompt_id, timeout=60)
+    assert time.monotonic() - interrupted < 30, "the run did not stop soon after POST /interrupt"
+    kinds = dict(entry["status"]["messages"])
+    assert "execution_interrupted" in kinds, entry["status"]
+    assert kinds["execution_interrupted"]["node_type"] == "MMRealSRRestore"
+    assert "5" not in entry["outputs"], "the interrupted graph still saved an image"
+    assert time.monotonic() - started < 60
+
+
+def test_example_workflows_use_only_known_nodes(comfy) -> None:
+    catalogue = comfy.request("/object_info", timeout=120)
+    workflows = sorted((CHECKOUT / "example_workflows").glob("*.json"))
+    assert workflows, "no example workflows"
+    for path in workflows:
+        workflow = json.loads(path.read_text("utf-8"))
+        ids = {node["id"] for node in workflow["nodes"]}
+        for node in workflow["nodes"]:
+            assert node["type"] in catalogue, f"{path.name}: unknown node type {node['type']}"
+            info = catalogue[node["type"]]
+            if info["python_module"].startswith("custom_nodes"):
+                widgets = [name for group in ("required", "optional")
+                           for name, spec in info["input"].get(group, {}).items()
+                           if isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")]
+                assert len(node.get("widgets_values", [])) == len(widgets), f"{path.name}: node {node['id']} widgets"
+        for link_id, source, _, target, _, kind in workflow["links"]:
+            assert source in ids and target in ids, f"{path.name}: link {link_id} dangles"
+            assert kind in ("IMAGE", "MASK", "FLOAT", "MMREALSR_MODEL"), f"{path.name}: link {link_id} type {kind}"
