@@ -1,0 +1,1 @@
+"""Exporters that turn a loaded MM-RealSR network into files other runtimes can run."""

@@ -1,0 +1,140 @@
+"""The ONNX backend through the public engine API: loading, selection, restore parity, hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmrealsr_plugin import engine
+from mmrealsr_plugin.backends import onnx_backend
+from mmrealsr_plugin.errors import BackendError, ModelLoadError
+from mmrealsr_plugin.plugins import create_plugin_manager
+from mmrealsr_plugin.types import LoadOptions
+
+
+@pytest.fixture(scope="module")
+def manager():
+    return create_plugin_manager(load_entry_points=False)
+
+
+def _image(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((height, width, channels), dtype=np.float32)
+
+
+def test_loads_generator_or_estimator_file(tiny_export, manager) -> None:
+    for path in (tiny_export.generator, tiny_export.estimator):
+        model = engine.load_model(path, manager=manager)
+        assert model.backend == "onnx" and model.device == "cpu" and model.precision == "float32"
+        assert model.descriptor.config == tiny_export.torch_model.config
+        assert Path(model.descriptor.source) == tiny_export.generator
+    fp16 = engine.load_model(tiny_export.fp16_generator, manager=manager)
+    assert fp16.precision == "float16"
+
+
+def test_engine_restore_matches_torch_backend(tiny_export, manager) -> None:
+    onnx_model = engine.load_model(tiny_export.generator, manager=manager)
+    torch_model = engine.load_model(tiny_export.weights, manager=manager)
+    assert torch_model.backend == "torch"
+    for image, kwargs in (
+        (_image(37, 45, seed=1), {"tile": 24, "overlap": 6}),
+        (np.stack([_image(21, 18, 4, seed=2), _image(21, 18, 4, seed=3)]), {"tile": 0}),
+        (_image(23, 29, 1, seed=4), {"blur": 0.2, "noise": 0.9}),
+    ):
+        got = engine.restore(onnx_model, image, **kwargs, manager=manager)
+        want = engine.restore(torch_model, image, **kwargs, manager=manager)
+        assert got.image.shape == want.image.shape
+        assert np.max(np.abs(got.image - want.image)) <= 1e-4
+        np.testing.assert_allclose(got.scores.as_array(), want.scores.as_array(), atol=1e-4)
+
+
+def test_weights_with_backend_onnx_export_into_sha_keyed_cache(tiny_export, manager, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MMREALSR_ONNX_CACHE", str(tmp_path / "cache"))
+    model = engine.load_model(tiny_export.weights, backend="onnx", manager=manager)
+    assert model.backend == "onnx" and model.descriptor.source == str(tiny_export.weights)
+    cached = sorted(p.relative_to(tmp_path / "cache").as_posix() for p in (tmp_path / "cache").rglob("*.onnx"))
+    digest = model.descriptor.sha256
+    assert cached == [f"{digest}/v1.estimator.onnx", f"{digest}/v1.generator.onnx"]
+    mtime = (tmp_path / "cache" / cached[1]).stat().st_mtime_ns
+    monkeypatch.setenv("MMREALSR_BACKEND", "onnx")  # the default backend, no per-call choice
+    again = engine.load_model(tiny_export.weights, manager=manager)
+    assert again.backend == "onnx"
+    assert (tmp_path / "cache" / cached[1]).stat().st_mtime_ns == mtime  # served from the cache
+    image = _image(20, 20, seed=7)
+    scores = engine.estimate(again, image, manager=manager)
+    torch_scores = engine.estimate(engine.load_model(tiny_export.weights, backend="torch", manager=manager), image,
+                                   manager=manager)
+    np.testing.assert_allclose(scores.as_array(), torch_scores.as_array(), atol=1e-4)
+
+
+def test_release_then_reuse(tiny_export, manager) -> None:
+    model = engine.load_model(tiny_export.generator, manager=manager)
+    before = engine.estimate(model, _image(16, 16), manager=manager)
+    engine.release(model, manager=manager)
+    assert model.handle.sessions == {}
+    after = engine.estimate(model, _image(16, 16), manager=manager)
+    np.testing.assert_array_equal(before.as_array(), after.as_array())
+
+
+def test_hooks_ignore_other_backends_models(tiny_export, manager) -> None:
+    torch_model = engine.load_model(tiny_export.weights, manager=manager)
+    images = np.zeros((1, 3, 8, 8), np.float32)
+    assert onnx_backend.mmrealsr_estimate(model=torch_model, images=images) is None
+    assert onnx_backend.mmrealsr_load_model(path=tiny_export.weights, options=LoadOptions()) is None
+    assert onnx_backend.mmrealsr_load_model(path=tiny_export.generator, options=LoadOptions("torch")) is None
+
+
+def test_bad_onnx_files_are_clear_errors(tiny_export, manager, tmp_path) -> None:
+    lonely = tmp_path / "lonely.generator.onnx"
+    lonely.write_bytes(tiny_export.generator.read_bytes())
+    with pytest.raises(ModelLoadError, match="estimator graph lonely.estimator.onnx is missing"):
+        engine.load_model(lonely, manager=manager)
+    unnamed = tmp_path / "model.onnx"
+    unnamed.write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match=r"\.generator\.onnx"):
+        engine.load_model(unnamed, manager=manager)
+
+
+def test_cpu_machine_uses_cpu_only_and_refuses_missing_cuda(tiny_export) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this check is about CPU-only onnxruntime builds")
+    assert onnx_backend.provider_request("auto") == (["CPUExecutionProvider"], False)
+    with pytest.raises(BackendError, match="no CUDA provider"):
+        onnx_backend.create_session(tiny_export.generator, "cuda")
+
+
+def test_module_imports_without_onnxruntime(tiny_export) -> None:
+    """The plugin manager must keep working where onnxruntime is not installed."""
+    code = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "onnxruntime" or name.startswith("onnxruntime."):
+                    raise ModuleNotFoundError("No module named 'onnxruntime'", name=name)
+        sys.meta_path.insert(0, Block())
+        from pathlib import Path
+        from mmrealsr_plugin.plugins import create_plugin_manager
+        from mmrealsr_plugin.types import LoadOptions
+        from mmrealsr_plugin.errors import BackendError
+        from mmrealsr_plugin.backends import onnx_backend
+        pm = create_plugin_manager(load_entry_points=False)
+        assert sorted(n for names in pm.hook.mmrealsr_backend_names() for n in names) == ["onnx", "torch"]
+        weights = Path({str(tiny_export.weights)!r})
+        assert pm.hook.mmrealsr_load_model(path=weights, options=LoadOptions()).backend == "torch"
+        try:
+            onnx_backend.mmrealsr_load_model(path=weights, options=LoadOptions("onnx"))
+        except BackendError as exc:
+            assert "pip install" in str(exc), exc
+        else:
+            raise AssertionError("expected BackendError")
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
