@@ -6,7 +6,7 @@ from pathlib import Path
 
 import mmrealsr_plugin
 from mmrealsr_plugin.errors import ModelNotFoundError, NotMMRealSRModelError
-from mmrealsr_plugin.registry import load_registry
+from mmrealsr_plugin.registry import RegistryEntry, load_registry
 
 from . import host
 from .model import MODEL_TYPE, ComfyModel
@@ -18,29 +18,47 @@ PRECISIONS = ["float32", "float16", "bfloat16"]
 
 
 def model_choices() -> list[str]:
-    """Files of models/mmrealsr, then upscale_models/<file>, then registry/<name> (downloaded on use)."""
+    """Files of models/mmrealsr, then upscale_models/<file>, then registry/<name> for the registry
+    models this node can fetch by itself (shipped in the package or hosted on the Hub)."""
     local = host.list_models(host.MODEL_FOLDER)
     upscale = [UPSCALE_PREFIX + name for name in host.list_models(host.UPSCALE_FOLDER)]
-    registry = [REGISTRY_PREFIX + name for name in sorted(load_registry().entries)]
+    entries = load_registry().entries.values()
+    registry = [REGISTRY_PREFIX + e.name for e in sorted(entries, key=lambda e: e.name) if e.file or e.repo_id]
     return local + upscale + registry
 
 
-def download(reference: str) -> Path:
-    """Fetch a registry name or Hub reference into models/mmrealsr, with ComfyUI's progress bar."""
+def download(reference: str | RegistryEntry) -> Path:
+    """Fetch a Hub file into models/mmrealsr (checksum-verified), with ComfyUI's progress bar."""
     from mmrealsr_plugin import hub
 
     target = host.ensure_model_folder()
     return Path(hub.download(reference, local_dir=target, tqdm_class=host.download_tqdm_class()))
 
 
+def fetch_registry_model(entry: RegistryEntry) -> Path:
+    packaged = entry.packaged_path()
+    if packaged is not None:
+        return packaged
+    if not entry.repo_id:
+        where = f"models/{host.MODEL_FOLDER}"
+        source = f"download {entry.url} into {where}" if entry.url else f"put its file into {where}"
+        raise ModelNotFoundError(f"registry model {entry.name!r} is not hosted on the Hugging Face Hub: {source}")
+    return download(entry)
+
+
 def resolve_choice(model_name: str, hub_reference: str) -> tuple[Path, str]:
     """The local file for the node's inputs, downloading first when needed; plus a display label."""
     reference = hub_reference.strip()
+    entries = load_registry().entries
     if reference:
+        if reference in entries:
+            return fetch_registry_model(entries[reference]), reference
         return download(reference), reference
     if model_name.startswith(REGISTRY_PREFIX):
         name = model_name[len(REGISTRY_PREFIX):]
-        return download(name), name
+        if name not in entries:
+            raise ModelNotFoundError(f"registry model {name!r} is not in the registry any more; pick another model")
+        return fetch_registry_model(entries[name]), name
     kind, name = host.MODEL_FOLDER, model_name
     if model_name.startswith(UPSCALE_PREFIX):
         kind, name = host.UPSCALE_FOLDER, model_name[len(UPSCALE_PREFIX):]
@@ -84,8 +102,9 @@ class LoadMMRealSRModel:
             "optional": {
                 "hub_reference": ("STRING", {
                     "default": "",
-                    "tooltip": "Optional Hugging Face Hub reference (hf://ORG/REPO/FILE[@REVISION]) or registry name; "
-                               "when set it overrides model_name and is downloaded into models/mmrealsr.",
+                    "tooltip": "Optional Hugging Face Hub reference (hf://ORG/REPO/FILE[@REVISION], ORG/REPO:FILE or ORG/REPO) "
+                               "or registry name; when set it overrides model_name. Hub files are downloaded into "
+                               "models/mmrealsr once and verified against the Hub's checksum.",
                 }),
             },
         }

@@ -30,7 +30,8 @@ PYTHON = RUNTIME / "venv" / "bin" / "python"
 MAIN = RUNTIME / "ComfyUI" / "main.py"
 START_TIMEOUT_S = 180
 PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid")
-FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png"}
+FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png",
+         "alpha": "alpha.png"}
 
 
 class HTTPStatusError(Exception):
@@ -125,7 +126,7 @@ def sample_image(height: int, width: int, seed: int) -> np.ndarray:
 
 
 def save_png(pixels: np.ndarray, path: Path) -> None:
-    Image.fromarray(np.round(pixels * 255).astype(np.uint8), "RGB").save(path)
+    Image.fromarray(np.round(pixels * 255).astype(np.uint8), "RGBA" if pixels.shape[-1] == 4 else "RGB").save(path)
 
 
 def populate(base: Path) -> None:
@@ -140,6 +141,9 @@ def populate(base: Path) -> None:
     (base / "input").mkdir()
     save_png(sample_image(40, 48, seed=1), base / "input" / FILES["image"])
     save_png(sample_image(512, 512, seed=2), base / "input" / FILES["big"])
+    rgb = sample_image(36, 44, seed=3)
+    alpha = np.clip(np.linspace(-0.5, 1.5, 44, dtype=np.float32)[None, :, None].repeat(36, axis=0), 0, 1)
+    save_png(np.concatenate([rgb, alpha], axis=-1), base / "input" / FILES["alpha"])
 
 
 @pytest.fixture(scope="session")

@@ -51,8 +51,8 @@ def restore_graph(comfy, image: str, restore_inputs: dict, model_name: str | Non
     }
 
 
-def read_input(comfy, name: str) -> np.ndarray:
-    return np.asarray(Image.open(comfy.base / "input" / name).convert("RGB"), dtype=np.float32) / 255.0
+def read_input(comfy, name: str, mode: str = "RGB") -> np.ndarray:
+    return np.asarray(Image.open(comfy.base / "input" / name).convert(mode), dtype=np.float32) / 255.0
 
 
 def core_model(comfy) -> mmrealsr_plugin.LoadedModel:
@@ -95,6 +95,24 @@ def test_graph_matches_core_restore(comfy) -> None:
     text = entry["outputs"]["3"]["text"]
     assert text == [f"image 0: blur {blur:.3f}, noise {noise:.3f}"]
     assert entry["outputs"]["4"]["text"] == text
+
+
+def test_mask_is_upscaled_as_alpha(comfy) -> None:
+    graph = restore_graph(comfy, comfy.files["alpha"], {"blur_auto": True, "noise_auto": True, "mask": ["1", 1]})
+    del graph["3"]
+    graph["4"]["inputs"].update(blur=0.5, noise=0.5)
+    graph["6"] = {"class_type": "MaskToImage", "inputs": {"mask": ["4", 1]}}
+    graph["7"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "mask"}}
+    entry = comfy.run(graph)
+    image = comfy.output_image(entry["outputs"]["5"]["images"][0])
+    mask = comfy.output_image(entry["outputs"]["7"]["images"][0])
+
+    expected = mmrealsr_plugin.restore(core_model(comfy), read_input(comfy, comfy.files["alpha"], "RGBA"),
+                                       tile=32, overlap=8).image
+    assert image.shape == mask.shape == (36 * 4, 44 * 4, 3)
+    assert np.abs(image - expected[..., :3]).max() <= TOLERANCE
+    assert np.abs(mask - (1 - expected[..., 3:])).max() <= TOLERANCE
+    assert mask[:, 0].min() > 0.9 and mask[:, -1].max() < 0.1  # transparent left edge = masked
 
 
 def test_modulation_grid_matches_core_grid(comfy) -> None:
