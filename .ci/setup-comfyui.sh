@@ -59,13 +59,17 @@ EOF
 fi
 
 # This checkout, editable, into ComfyUI's Python (the node pack imports mmrealsr_plugin absolutely).
-# Reinstalled only when the checkout path or the project's dependencies change.
+# Reinstalled only when the checkout path or the project's dependencies change, or the import breaks.
 WANT="$CHECKOUT $(sha256sum "$CHECKOUT/pyproject.toml" "$CHECKOUT/setup.py" | sha256sum | cut -c1-16)"
-if [[ "$(cat "$ROOT/.project" 2>/dev/null)" != "$WANT" ]] \
-    || ! "$PY" -c "import mmrealsr_plugin.nodes.comfyui" >/dev/null 2>&1; then
+imports_checkout() {
+    local origin
+    origin="$("$PY" -c "import torch, torchvision, mmrealsr_plugin.nodes.comfyui as p; print(p.__file__)" 2>/dev/null)" \
+        && [[ "$origin" == "$CHECKOUT/nodes/comfyui/__init__.py" ]]
+}
+if [[ "$(cat "$ROOT/.project" 2>/dev/null)" != "$WANT" ]] || ! imports_checkout; then
     log "installing $CHECKOUT (editable) into $VENV"
     "$PY" -m pip install -q -c "$ROOT/constraints.txt" -e "$CHECKOUT"
+    imports_checkout || { log "ComfyUI's Python still cannot import this checkout's nodes"; exit 1; }
     echo "$WANT" > "$ROOT/.project"
 fi
-
-"$PY" -c "import torch, torchvision, mmrealsr_plugin; print('[setup-comfyui] ready: torch', torch.__version__)" >&2
+log "ready: $TREE (python $PY)"

@@ -115,6 +115,6 @@ class LoadMMRealSRModel:
             loaded = mmrealsr_plugin.load_model(path, device="cpu", precision=precision)
         except NotMMRealSRModelError as exc:
             raise NotMMRealSRModelError(
-                f"{label}: not an MM-RealSR model ({exc}). Load other upscalers with ComfyUI's Load Upscale Model node."
+                f"{label}: {exc} Load other upscalers (ESRGAN, SwinIR ...) with ComfyUI's Load Upscale Model node."
             ) from exc
         return (ComfyModel(loaded, device, label),)

@@ -156,7 +156,7 @@ def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     log = base / "server.log"
     command = [
         str(PYTHON), str(MAIN), "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch",
-        "--disable-api-nodes", "--database-url", "sqlite:///:memory:", "--base-directory", str(base),
+        "--disable-api-nodes", "--database-url", f"sqlite:///{base / 'comfyui.db'}", "--base-directory", str(base),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as sink:

@@ -144,7 +144,7 @@ def test_foreign_model_is_rejected_with_a_clear_message(comfy) -> None:
     assert entry["status"]["status_str"] == "error"
     failure = next(data for kind, data in entry["status"]["messages"] if kind == "execution_error")
     assert failure["node_type"] == "LoadMMRealSRModel"
-    assert "not an MM-RealSR model" in failure["exception_message"]
+    assert "not an MM-RealSR" in failure["exception_message"]
     assert "Load Upscale Model" in failure["exception_message"]
 
 
