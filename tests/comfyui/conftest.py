@@ -31,7 +31,7 @@ MAIN = RUNTIME / "ComfyUI" / "main.py"
 START_TIMEOUT_S = 180
 PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid")
 FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png",
-         "alpha": "alpha.png"}
+         "alpha": "alpha.png", "dark": "dark.png"}
 
 
 class HTTPStatusError(Exception):
@@ -141,6 +141,7 @@ def populate(base: Path) -> None:
     (base / "input").mkdir()
     save_png(sample_image(40, 48, seed=1), base / "input" / FILES["image"])
     save_png(sample_image(512, 512, seed=2), base / "input" / FILES["big"])
+    save_png(sample_image(40, 48, seed=4) * 0.1, base / "input" / FILES["dark"])
     rgb = sample_image(36, 44, seed=3)
     alpha = np.clip(np.linspace(-0.5, 1.5, 44, dtype=np.float32)[None, :, None].repeat(36, axis=0), 0, 1)
     save_png(np.concatenate([rgb, alpha], axis=-1), base / "input" / FILES["alpha"])

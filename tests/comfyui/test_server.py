@@ -97,6 +97,21 @@ def test_graph_matches_core_restore(comfy) -> None:
     assert entry["outputs"]["4"]["text"] == text
 
 
+def test_batch_scores_are_per_image(comfy) -> None:
+    graph = restore_graph(comfy, comfy.files["image"], {"tile": 0})
+    graph["8"] = {"class_type": "LoadImage", "inputs": {"image": comfy.files["dark"]}}  # same size: no resize
+    graph["9"] = {"class_type": "ImageBatch", "inputs": {"image1": ["1", 0], "image2": ["8", 0]}}
+    for node in ("3", "4"):
+        graph[node]["inputs"]["image"] = ["9", 0]
+    entry = comfy.run(graph)
+    batch = np.stack([read_input(comfy, comfy.files["image"]), read_input(comfy, comfy.files["dark"])])
+    scores = mmrealsr_plugin.estimate(core_model(comfy), batch)
+    assert scores.blur[0] != scores.blur[1]
+    expected = [f"image {i}: blur {b:.3f}, noise {n:.3f}" for i, (b, n) in enumerate(zip(scores.blur, scores.noise))]
+    assert entry["outputs"]["3"]["text"] == expected
+    assert len(entry["outputs"]["5"]["images"]) == 2
+
+
 def test_mask_is_upscaled_as_alpha(comfy) -> None:
     graph = restore_graph(comfy, comfy.files["alpha"], {"blur_auto": True, "noise_auto": True, "mask": ["1", 1]})
     del graph["3"]
