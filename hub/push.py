@@ -89,11 +89,13 @@ def push_checkpoint(
                 repo_id, operations, commit_message=commit_message or f"Upload MM-RealSR x{config.scale} checkpoint",
                 revision=branch,
             )
-        except (HfHubHTTPError, OSError) as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            missing = ", ".join(files)
-            message = (f"push to {repo_id} failed while trying to {step}: {exc}. Nothing was committed: {missing} did "
-                       f"not go up; the local checkpoint {source} is unchanged, so rerun the push once fixed")
+        except (HfHubHTTPError, OSError, RuntimeError) as exc:  # the client wraps failed LFS uploads in RuntimeError
+            cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
+            status = getattr(getattr(cause, "response", None), "status_code", None)
+            detail = str(exc) if cause is exc else f"{exc} ({cause})"
+            message = (f"push to {repo_id} failed while trying to {step}: {detail}. Nothing was committed: "
+                       f"{', '.join(files)} did not go up; the local checkpoint {source} is unchanged, so rerun the "
+                       "push once fixed")
             if status in (401, 403):
                 raise HubAuthError(message + ". Log in with a write token (`hf auth login`) or set HF_TOKEN") from exc
             raise HubUploadError(message) from exc

@@ -40,25 +40,39 @@ class Client:
             "MMREALSR_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONWARNINGS": "ignore",
         })
 
-    def run(self, step: str, *args, env: dict[str, str | None] | None = None, **kwargs):
-        """The step's JSON answer: ``{"ok": ...}`` or ``{"error": ..., "bases": [...], "message": ...}``."""
+    def many(self, *steps: tuple, env: dict[str, str | None] | None = None) -> list[dict]:
+        """Run ``(step, *args[, kwargs])`` steps in one fresh interpreter; one answer per step.
+
+        An answer is ``{"ok": ...}`` or ``{"error": ..., "bases": [...], "message": ...}``.
+        """
         environment = dict(self.env)
         for key, value in (env or {}).items():
             if value is None:
                 environment.pop(key, None)
             else:
                 environment[key] = value
-        payload = json.dumps({**kwargs, "_args": list(args)})
-        proc = subprocess.run([sys.executable, str(HERE / "hub_client.py"), step, payload], env=environment,
-                              capture_output=True, text=True, timeout=120)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        assert lines, f"step {step} printed no answer (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        answer = json.loads(lines[-1])
-        answer["stderr"] = proc.stderr
-        return answer
+        plan = []
+        for step, *args in steps:
+            kwargs = args.pop() if args and isinstance(args[-1], dict) else {}
+            plan.append([step, args, kwargs])
+        proc = subprocess.run([sys.executable, str(HERE / "hub_client.py"), json.dumps(plan)], env=environment,
+                              capture_output=True, text=True, timeout=180)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+        assert lines, f"client printed no answer (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        return json.loads(lines[-1])
 
-    def ok(self, step: str, *args, **kwargs):
-        answer = self.run(step, *args, **kwargs)
+    def run(self, step: str, *args, env: dict[str, str | None] | None = None, **kwargs) -> dict:
+        return self.many((step, *args, kwargs), env=env)[0]
+
+    def all(self, *steps: tuple, env: dict[str, str | None] | None = None) -> list:
+        """Like :meth:`many` for steps that must all succeed; returns their values."""
+        answers = self.many(*steps, env=env)
+        failed = [a for a in answers if "ok" not in a]
+        assert not failed, failed
+        return [a["ok"] for a in answers]
+
+    def ok(self, step: str, *args, env: dict[str, str | None] | None = None, **kwargs):
+        answer = self.run(step, *args, env=env, **kwargs)
         assert "ok" in answer, f"step {step} failed: {answer}"
         return answer["ok"]
 

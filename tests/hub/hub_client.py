@@ -1,7 +1,8 @@
 """Client-side steps the Hub tests run in a fresh interpreter, so ``HF_*`` settings apply before import.
 
-Usage: ``python hub_client.py STEP JSON_KWARGS``; prints one JSON line: ``{"ok": value}`` or
-``{"error": class name, "bases": [...], "message": text}``.
+Usage: ``python hub_client.py JSON_PLAN`` with a plan ``[[step, args, kwargs], ...]`` run in order in one
+interpreter (one torch import for several steps); prints one JSON list with, per step, ``{"ok": value}``
+or ``{"error": class name, "bases": [...], "message": text}``.
 """
 
 from __future__ import annotations
@@ -62,22 +63,31 @@ def api(method: str, *args, **kwargs):
     return None if answer is None else str(answer)
 
 
+def models() -> dict:
+    """Registry name -> [status, local path] as ``mmrealsr models`` reports it."""
+    from mmrealsr_plugin.cli.models_cmd import locate
+    from mmrealsr_plugin.registry import load_registry
+
+    return {name: list(locate(entry)[:2]) for name, entry in load_registry().entries.items()}
+
+
 def cli(*argv: str) -> int:
     from mmrealsr_plugin.cli import main
 
     return main(list(argv))
 
 
-STEPS = {f.__name__: f for f in (push, push_model, download, load, api, cli)}
+STEPS = {f.__name__: f for f in (push, push_model, download, load, api, models, cli)}
+
+
+def call(step: str, args: list, kwargs: dict) -> dict:
+    try:
+        return {"ok": STEPS[step](*args, **kwargs)}
+    except Exception as exc:  # reported to the test, which asserts on the class and message
+        return {"error": type(exc).__name__, "bases": [c.__name__ for c in type(exc).__mro__], "message": str(exc)}
+
 
 if __name__ == "__main__":
-    step, raw = sys.argv[1], sys.argv[2]
-    kwargs = json.loads(raw)
-    args = kwargs.pop("_args", [])
-    try:
-        value = STEPS[step](*args, **kwargs)
-        print(json.dumps({"ok": value}))
-    except Exception as exc:  # reported to the test, which asserts on the class and message
-        print(json.dumps({"error": type(exc).__name__, "bases": [c.__name__ for c in type(exc).__mro__],
-                          "message": str(exc)}))
+    plan = json.loads(sys.argv[1])
+    print(json.dumps([call(step, args, kwargs) for step, args, kwargs in plan]))
     sys.stdout.flush()
