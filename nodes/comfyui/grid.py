@@ -26,7 +26,8 @@ def parse_values(name: str, text: str) -> list[float]:
 def values_input(name: str) -> tuple[str, dict]:
     return ("STRING", {
         "default": "0, 0.5, 1",
-        "tooltip": f"Comma-separated {name} strengths in [0, 1], one grid {'column' if name == 'blur' else 'row'} each.",
+        "tooltip": f"Comma-separated {name} strengths in [0, 1], one grid {'column' if name == 'blur' else 'row'} "
+                   "per value.",
     })
 
 

@@ -39,7 +39,8 @@ def list_models(kind: str) -> list[str]:
 
     if kind == MODEL_FOLDER:
         ensure_model_folder()
-    return [name for name in folder_paths.get_filename_list(kind) if os.path.splitext(name)[1].lower() in MODEL_EXTENSIONS]
+    names = folder_paths.get_filename_list(kind)
+    return [name for name in names if os.path.splitext(name)[1].lower() in MODEL_EXTENSIONS]
 
 
 def model_path(kind: str, name: str) -> str | None:

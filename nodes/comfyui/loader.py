@@ -88,7 +88,8 @@ class LoadMMRealSRModel:
             "required": {
                 "model_name": (model_choices(), {
                     "tooltip": "A file from models/mmrealsr, a file from models/upscale_models (upscale_models/...), "
-                               "or a registry model (registry/...) that is downloaded into models/mmrealsr on first use.",
+                               "or a registry model (registry/...) that is downloaded into models/mmrealsr on first "
+                               "use.",
                 }),
                 "device": (DEVICES, {
                     "default": "auto",
@@ -102,9 +103,9 @@ class LoadMMRealSRModel:
             "optional": {
                 "hub_reference": ("STRING", {
                     "default": "",
-                    "tooltip": "Optional Hugging Face Hub reference (hf://ORG/REPO/FILE[@REVISION], ORG/REPO:FILE or ORG/REPO) "
-                               "or registry name; when set it overrides model_name. Hub files are downloaded into "
-                               "models/mmrealsr once and verified against the Hub's checksum.",
+                    "tooltip": "Optional Hugging Face Hub reference (hf://ORG/REPO/FILE[@REVISION], ORG/REPO:FILE "
+                               "or ORG/REPO) or registry name; when set it overrides model_name. Hub files are "
+                               "downloaded into models/mmrealsr once and verified against the Hub's checksum.",
                 }),
             },
         }

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from safetensors.numpy import save_file
 
 from mmrealsr_plugin.testing import save_random_model
 
@@ -130,14 +131,13 @@ def save_png(pixels: np.ndarray, path: Path) -> None:
 
 
 def populate(base: Path) -> None:
-    """custom_nodes -> this checkout; a tiny model, a foreign model and two test images."""
+    """custom_nodes -> this checkout; a tiny model, a non-MM-RealSR model and the test images."""
     (base / "custom_nodes").mkdir(parents=True)
     (base / "custom_nodes" / "mmrealsr-plugin").symlink_to(CHECKOUT, target_is_directory=True)
     save_random_model(base / "models" / "mmrealsr" / FILES["model"])
-    from safetensors.numpy import save_file
-
     (base / "models" / "upscale_models").mkdir(parents=True)
-    save_file({"conv.weight": np.ones((3, 3, 3, 3), np.float32)}, str(base / "models" / "upscale_models" / FILES["foreign"]))
+    foreign = base / "models" / "upscale_models" / FILES["foreign"]
+    save_file({"conv.weight": np.ones((3, 3, 3, 3), np.float32)}, str(foreign))
     (base / "input").mkdir()
     save_png(sample_image(40, 48, seed=1), base / "input" / FILES["image"])
     save_png(sample_image(512, 512, seed=2), base / "input" / FILES["big"])
