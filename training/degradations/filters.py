@@ -32,20 +32,29 @@ def filter2d(images: torch.Tensor, kernels: torch.Tensor, sizes: torch.Tensor | 
     if sizes is None:
         return _filter_same_size(images, kernels)
     grid = kernels.shape[-1]
-    out = torch.empty_like(images)
-    for size in torch.unique(sizes).tolist():
-        chosen = (sizes == size).nonzero().flatten().to(images.device)
-        if size == 1:  # identity pulse: nothing to filter
-            out[chosen] = images[chosen]
-            continue
-        cut = (grid - int(size)) // 2
-        trimmed = kernels[chosen][:, cut: grid - cut, cut: grid - cut]
-        out[chosen] = _filter_same_size(images[chosen], trimmed)
-    return out
+    sizes = sizes.to(images.device)
+    distinct = torch.unique(sizes).tolist()
+    if len(distinct) == 1:
+        return _filter_same_size(images, _crop(kernels, grid, distinct[0]))
+    parts, order = [], []
+    for size in distinct:
+        chosen = (sizes == size).nonzero().flatten()
+        subset = images.index_select(0, chosen)
+        parts.append(_filter_same_size(subset, _crop(kernels.index_select(0, chosen), grid, size)))
+        order.append(chosen)
+    inverse = torch.argsort(torch.cat(order))
+    return torch.cat(parts).index_select(0, inverse)
+
+
+def _crop(kernels: torch.Tensor, grid: int, size: int) -> torch.Tensor:
+    cut = (grid - int(size)) // 2
+    return kernels[:, cut: grid - cut, cut: grid - cut] if cut > 0 else kernels
 
 
 def _filter_same_size(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     n, c, h, w = images.shape
+    if kernels.shape[-1] == 1:  # identity pulses
+        return images
     k = kernels.shape[-1]
     padded = reflect_pad(images, k // 2, k // 2)
     # conv2d correlates; flipping makes it a true convolution (kernels here are point-symmetric anyway)

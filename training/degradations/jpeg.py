@@ -3,7 +3,7 @@
 Why our own: the degradations run on batches on any device and need qualities such as 47.3; a codec
 library works on one uint8 image at a time on the CPU. Steps: RGB -> YCbCr (JFIF), 4:2:0 chroma (2x2
 mean), level shift, 8x8 DCT-II, divide by the standard (ITU T.81 Annex K) tables scaled by quality, round,
-multiply back, inverse DCT, nearest chroma upsampling, YCbCr -> RGB. Output is float, not rounded to 8 bits.
+multiply back, inverse DCT, triangle-filter chroma upsampling, YCbCr -> RGB. Output is float, not rounded to 8 bits.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def jpeg_roundtrip(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     y = _code_plane(y, luma_q, basis) + 128.0
     half = chroma.shape[-2:]  # multiples of 8 thanks to the padding to 16
     coded = _code_plane(chroma.reshape(n * 2, 1, *half), chroma_q.repeat_interleave(2, dim=0), basis)
-    chroma = F.interpolate(coded.reshape(n, 2, *half), scale_factor=2, mode="nearest")
+    # libjpeg's "fancy" 2x chroma upsampling is the 3/4-1/4 triangle filter = bilinear, half-pixel centres
+    chroma = F.interpolate(coded.reshape(n, 2, *half), scale_factor=2, mode="bilinear", align_corners=False)
     rgb = _mix_channels(torch.tensor(_YCC_TO_RGB, device=device), torch.cat((y, chroma), dim=1))
     return (rgb[..., :h, :w] / 255.0).clamp(0, 1)

@@ -28,14 +28,18 @@ def poisson_noise(images: torch.Tensor, scale: torch.Tensor, gray: torch.Tensor,
     L is the number of distinct 8-bit levels in the sample rounded up to a power of two (so an 8-bit
     photo uses L = 256); gray samples draw the noise on their luma and share it over the channels.
     """
-    n, c = images.shape[:2]
+    c = images.shape[1]
     clean = images.clamp(0, 1)
-    luma = sum(w * clean[:, i: i + 1] for i, w in enumerate(_LUMA)) if c == 3 else clean[:, :1]
-    rates = torch.where(gray[:, None, None, None], luma.expand_as(clean), clean)
+    if bool(gray.any()):
+        luma = sum(w * clean[:, i: i + 1] for i, w in enumerate(_LUMA)) if c == 3 else clean[:, :1]
+        rates = torch.where(gray[:, None, None, None], luma.expand_as(clean), clean)
+    else:
+        rates = clean
     levels = _levels_per_sample(rates)
     counts = _poisson_counts(rates * levels[:, None, None, None], rng)
     noise = counts / levels[:, None, None, None] - rates
-    noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
+    if bool(gray.any()):
+        noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
     return noise * scale.to(images.dtype)[:, None, None, None]
 
 
