@@ -30,6 +30,27 @@ def download(reference: str, **kwargs) -> str:
     return str(fetch(reference, **kwargs))
 
 
+def download_with_progress(reference: str, **kwargs) -> dict:
+    """Download through a host's own tqdm class and report what it was told."""
+    from tqdm.auto import tqdm
+
+    from mmrealsr_plugin.hub import download as fetch
+
+    seen = {"instances": 0, "bytes": 0}
+
+    class HostProgress(tqdm):
+        def __init__(self, *args, **kw):
+            seen["instances"] += 1
+            super().__init__(*args, **{**kw, "disable": True})
+
+        def update(self, n=1):
+            seen["bytes"] += n or 0
+            return super().update(n)
+
+    path = fetch(reference, tqdm_class=HostProgress, **kwargs)
+    return {"path": str(path), **seen}
+
+
 def load(reference: str) -> dict:
     import numpy as np
 
@@ -77,7 +98,7 @@ def cli(*argv: str) -> int:
     return main(list(argv))
 
 
-STEPS = {f.__name__: f for f in (push, push_model, download, load, api, models, cli)}
+STEPS = {f.__name__: f for f in (push, push_model, download, download_with_progress, load, api, models, cli)}
 
 
 def call(step: str, args: list, kwargs: dict) -> dict:

@@ -157,3 +157,31 @@ def test_registry_entry_on_the_hub_with_pinned_sha(client, tmp_path: Path) -> No
     assert client.ok("load", "Tiny", env={**env, "HF_HUB_OFFLINE": "1"})["sha256"] == sha256_of(weights)
     wrong = client.run("load", "Wrong", env=env)
     assert wrong["error"] == "IntegrityError" and "0" * 64 in wrong["message"]
+
+
+def test_push_model_api_cli_pth_and_onnx_with_host_progress(client, tmp_path: Path) -> None:
+    import torch
+    from mmrealsr_plugin.testing import random_model
+
+    official = tmp_path / "official.pth"
+    torch.save({"params_ema": random_model(seed=2).state_dict()}, official)
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07fake-onnx-bytes\x00" * 8)
+    card = tmp_path / "card.yaml"
+    card.write_text("title: Tiny test\nbase_model: TencentARC/MM-RealSR\ntags: [unit-test]\n")
+    url, cli_rc, info, fetched = client.many(
+        ("push_model", str(official), "tester/api", {"onnx_files": [str(onnx)], "card": {"license": "mit"}}),
+        ("cli", "hub", "push", str(official), "--repo-id", "tester/cli", "--card", str(card), "--onnx", str(onnx)),
+        ("api", "model_info", "tester/cli"),
+        ("download_with_progress", "tester/api"),
+        env={"HF_HUB_DISABLE_PROGRESS_BARS": None},
+    )
+    assert "/tester/api/commit/" in url["ok"] and cli_rc["ok"] == 0
+    assert set(info["ok"]["siblings"]) >= {"model.safetensors", "config.json", "README.md", "model.onnx"}
+    assert "unit-test" in info["ok"]["tags"]
+    progress = fetched["ok"]
+    assert progress["instances"] >= 1 and progress["bytes"] == Path(progress["path"]).stat().st_size
+    readme = client.ok("download", "tester/cli:README.md")
+    text = Path(readme).read_text()
+    assert text.startswith("---\nlibrary_name: mmrealsr-plugin\npipeline_tag: image-to-image\n")
+    assert "base_model: TencentARC/MM-RealSR" in text and "# Tiny test" in text
