@@ -1,13 +1,16 @@
 """A real headless ComfyUI (provisioned by .ci/setup-comfyui.sh) with this checkout as a node pack.
 
 One server per test session: start-up imports torch, transformers and every built-in node, which
-takes 10-30 s on two shared cores.
+takes 10-30 s on two shared cores. ComfyUI's HF_ENDPOINT points at the Hub test server of
+tests/hub (a real Hub-compatible HTTP server on loopback), so Hub downloads run for real.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 import socket
 import subprocess
 import time
@@ -30,6 +33,8 @@ RUNTIME = Path(os.environ.get("MMREALSR_CACHE", "/root/.cache/mmrealsr-ci")) / "
 PYTHON = RUNTIME / "venv" / "bin" / "python"
 MAIN = RUNTIME / "ComfyUI" / "main.py"
 START_TIMEOUT_S = 180
+HUB_SERVER = CHECKOUT / "tests" / "hub" / "hub_server.py"
+HUB_TOKEN, HUB_USER = "hf_comfyui_tests_token", "tester"
 PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid")
 FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png",
          "alpha": "alpha.png", "dark": "dark.png"}
@@ -46,7 +51,19 @@ class ComfyServer:
     url: str
     base: Path
     log: Path
+    hub_url: str
     files: dict[str, str] = field(default_factory=lambda: dict(FILES))
+
+    def publish_to_hub(self, repo_id: str, path: Path) -> None:
+        """Upload ``path`` to the test Hub with huggingface_hub in a fresh interpreter (HF_* read at import)."""
+        code = (
+            "import sys; from huggingface_hub import HfApi; api = HfApi()\n"
+            "api.create_repo(sys.argv[1], exist_ok=True)\n"
+            "api.upload_file(path_or_fileobj=sys.argv[2], path_in_repo=sys.argv[3], repo_id=sys.argv[1])\n"
+        )
+        env = {**hub_env(self.hub_url, self.base / "hf-upload"), "HF_TOKEN": HUB_TOKEN}
+        subprocess.run([sys.executable, "-c", code, repo_id, str(path), path.name], env=env, check=True,
+                       capture_output=True, timeout=120)
 
     def request(self, path: str, payload: dict | None = None, timeout: float = 30) -> object:
         data = None if payload is None else json.dumps(payload).encode()
@@ -112,6 +129,25 @@ def check_runtime_uses_checkout() -> None:
         pytest.fail(f"ComfyUI's Python imports mmrealsr_plugin from {out}, not {CHECKOUT}; rerun .ci/setup-comfyui.sh")
 
 
+def hub_env(url: str, home: Path) -> dict[str, str]:
+    """The environment of a huggingface_hub client talking only to the test Hub."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update({"HF_ENDPOINT": url, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "10"})
+    return env
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Hub test server of tests/hub, shared rather than duplicated; yields its URL."""
+    spec = importlib.util.spec_from_file_location("mmrealsr_comfyui_tests_hub_server", HUB_SERVER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    with module.HubServer(tmp_path_factory.mktemp("hub-storage"), {HUB_TOKEN: HUB_USER}) as running:
+        yield running.url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,7 +184,7 @@ def populate(base: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
+def comfy(tmp_path_factory: pytest.TempPathFactory, hub: str) -> Iterator[ComfyServer]:
     runtime_or_skip()
     check_runtime_uses_checkout()
     base = tmp_path_factory.mktemp("comfyui")
@@ -159,10 +195,10 @@ def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
         str(PYTHON), str(MAIN), "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch",
         "--disable-api-nodes", "--database-url", f"sqlite:///{base / 'comfyui.db'}", "--base-directory", str(base),
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**hub_env(hub, base / "hf"), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, cwd=MAIN.parent, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    server = ComfyServer(f"http://127.0.0.1:{port}", base, log)
+    server = ComfyServer(f"http://127.0.0.1:{port}", base, log, hub)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -33,9 +33,9 @@ TOLERANCE = 1 / 255 + 1e-6
 """SaveImage truncates to 8 bits, so a saved pixel is at most one step below the float result."""
 
 
-def loader(model_name: str) -> dict:
-    return {"class_type": "LoadMMRealSRModel",
-            "inputs": {"model_name": model_name, "device": "auto", "precision": "float32", "hub_reference": ""}}
+def loader(model_name: str, hub_reference: str = "") -> dict:
+    inputs = {"model_name": model_name, "device": "auto", "precision": "float32", "hub_reference": hub_reference}
+    return {"class_type": "LoadMMRealSRModel", "inputs": inputs}
 
 
 def restore_graph(comfy, image: str, restore_inputs: dict, model_name: str | None = None) -> dict:
@@ -144,6 +144,26 @@ def test_modulation_grid_matches_core_grid(comfy) -> None:
                                cell_size=128, tile=32, overlap=8)
     assert saved.shape == expected.shape
     assert np.abs(saved - expected).max() <= TOLERANCE
+
+
+def test_hub_reference_is_downloaded_into_the_models_folder(comfy, tmp_path: Path) -> None:
+    from mmrealsr_plugin.testing import save_random_model
+
+    weights = save_random_model(tmp_path / "hub-model.safetensors", seed=7)
+    comfy.publish_to_hub("tester/tiny-mmrealsr", weights)
+    graph = restore_graph(comfy, comfy.files["image"], {"blur_auto": True, "noise_auto": True})
+    del graph["3"]
+    graph["4"]["inputs"].update(blur=0.5, noise=0.5)
+    graph["2"] = loader(comfy.files["model"], hub_reference="hf://tester/tiny-mmrealsr/hub-model.safetensors")
+    saved = comfy.output_image(comfy.run(graph)["outputs"]["5"]["images"][0])
+
+    downloaded = comfy.base / "models" / "mmrealsr" / "hub-model.safetensors"
+    assert downloaded.read_bytes() == weights.read_bytes()
+    model = mmrealsr_plugin.load_model(downloaded, device="cpu")
+    expected = mmrealsr_plugin.restore(model, read_input(comfy, comfy.files["image"]), tile=32, overlap=8).image
+    assert np.abs(saved - expected).max() <= TOLERANCE
+    listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
+    assert "hub-model.safetensors" in listed
 
 
 def test_out_of_range_slider_is_refused(comfy) -> None:
