@@ -57,10 +57,18 @@ def state(image):
     }
 
 
-def restore_case(name, source, export_path, run_mode="NONINTERACTIVE", selection=None, **properties):
+def restore_case(name, source, export_path, run_mode="NONINTERACTIVE", selection=None, second_layer=None,
+                 **properties):
     image = load(source)
     if selection:
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *selection)
+    if second_layer:
+        bottom = image.get_layers()[0]
+        top = bottom.copy()
+        image.insert_layer(top, None, 0)
+        top.set_name("Shifted")
+        top.set_offsets(*second_layer)
+        image.set_selected_layers([top, bottom])
     before = state(image)
     out, values = call(RESTORE, image, getattr(Gimp.RunMode, run_mode), **properties)
     case = {"call": out, "source_after": state(image), "source_before": before}
@@ -68,6 +76,9 @@ def restore_case(name, source, export_path, run_mode="NONINTERACTIVE", selection
         result = values.index(1)
         case["result_size"] = [result.get_width(), result.get_height()]
         case["result_layers"] = [layer.get_name() for layer in result.get_layers()]
+        case["result_geometry"] = [
+            [*layer.get_offsets()[1:], layer.get_width(), layer.get_height()] for layer in result.get_layers()
+        ]
         if result == image:
             for layer in image.get_layers():
                 layer.set_visible("(MM-RealSR)" in layer.get_name())

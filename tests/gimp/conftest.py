@@ -86,16 +86,16 @@ class Gimp:
         """Run ``script`` in gimp-console-3.0 with ``job`` (JSON) and return the results it wrote."""
         argv, results = self.batch("gimp-console-3.0", script, job, name)
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=BATCH_TIMEOUT, check=False)
-        return read_results(results, proc.returncode, proc.stdout, proc.stderr, self.work / f"{name}.log")
+        return self.results(results, proc.returncode, proc.stdout, proc.stderr, name)
 
-
-def read_results(results: Path, code: int | None, stdout: str, stderr: str, log_file: Path) -> dict:
-    """The results a batch script wrote, or a test failure showing GIMP's output."""
-    log = f"exit {code}\n--- stdout\n{stdout[-6000:]}\n--- stderr\n{stderr[-6000:]}"
-    log_file.write_text(log)
-    if not results.exists():
-        pytest.fail(f"the GIMP batch wrote no results ({log_file}):\n{log}")
-    return json.loads(results.read_text())
+    def results(self, results: Path, code: int | None, stdout: str, stderr: str, name: str) -> dict:
+        """The results a batch script wrote, or a test failure showing GIMP's output (also kept in NAME.log)."""
+        log = f"exit {code}\n--- stdout\n{stdout[-6000:]}\n--- stderr\n{stderr[-6000:]}"
+        log_file = self.work / f"{name}.log"
+        log_file.write_text(log)
+        if not results.exists():
+            pytest.fail(f"the GIMP batch wrote no results ({log_file}):\n{log}")
+        return json.loads(results.read_text())
 
 
 def _bind(root: Path, path: Path, done: list[Path]) -> None:

@@ -73,6 +73,7 @@ def run(gimp):
             case("rgba_layer", "rgba", auto_noise=False, noise=0.3, auto_blur=False, blur=0.7, output="new-layer"),
             case("gray_manual", "gray", auto_noise=False, noise=0.8, auto_blur=False, blur=0.2),
             case("rgb_selection", "rgb", selection=list(SELECTION), auto_blur=False, blur=1.0),
+            case("two_layers", "rgb", second_layer=[6, 5]),
             case("rgb_broken", "rgb", replace_config={"path": str(config), "text": json.dumps(broken)}),
         ],
         "estimate": [{"name": "rgb_estimate", "source": str(work / "rgb.png")}],
@@ -123,6 +124,15 @@ def test_selection_restores_its_bounding_box(run):
     expected = restore(model, inputs["rgb"][y:y + h, x:x + w], blur=1.0).image
     assert results["rgb_selection"]["result_size"] == [w * 4, h * 4]
     _check_restored(results["rgb_selection"], work / "rgb_selection-out.png", expected)
+
+
+def test_two_selected_layers_become_two_layers_of_one_new_image(run):
+    _, results, _, _ = run
+    case = results["two_layers"]
+    assert case["call"]["status"] == "success", case
+    assert case["result_size"] == [(WIDTH + 6) * 4, (HEIGHT + 5) * 4]
+    assert case["result_layers"] == ["Shifted", "Background"]
+    assert case["result_geometry"] == [[24, 20, WIDTH * 4, HEIGHT * 4], [0, 0, WIDTH * 4, HEIGHT * 4]]
 
 
 def test_estimate_returns_core_scores(run):

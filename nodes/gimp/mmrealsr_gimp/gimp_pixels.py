@@ -60,8 +60,22 @@ def layer_type(drawable: Gimp.Drawable) -> Gimp.ImageType:
     return Gimp.ImageType.RGBA_IMAGE if drawable.has_alpha() else Gimp.ImageType.RGB_IMAGE
 
 
-def pick_layers(drawables: list[Gimp.Drawable]) -> list[Gimp.Layer]:
-    """The selected layers; channels and layer masks are refused (they are not pictures to upscale)."""
+def _stacking(image: Gimp.Image) -> dict[int, int]:
+    """Layer id -> rank from the top of the stack, group contents right below their group."""
+    ranks: dict[int, int] = {}
+
+    def walk(layers: list[Gimp.Layer]) -> None:
+        for layer in layers:
+            ranks[layer.get_id()] = len(ranks)
+            if layer.is_group():
+                walk(layer.get_children())
+
+    walk(image.get_layers())
+    return ranks
+
+
+def pick_layers(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> list[Gimp.Layer]:
+    """The selected layers, top of the stack first; channels and layer masks are refused."""
     if not drawables:
         raise PixelError("no layer is selected: select one or more layers and try again")
     refused = [d.get_name() for d in drawables if not isinstance(d, Gimp.Layer)]
@@ -69,7 +83,8 @@ def pick_layers(drawables: list[Gimp.Drawable]) -> list[Gimp.Layer]:
         raise PixelError(
             f"MM-RealSR works on layers, but {', '.join(refused)} is a channel or layer mask: select layers instead"
         )
-    return list(drawables)
+    ranks = _stacking(image)
+    return sorted(drawables, key=lambda layer: ranks.get(layer.get_id(), len(ranks)))
 
 
 def region_of(layer: Gimp.Layer) -> Region:

@@ -50,8 +50,8 @@ def _progress(fraction: float, text: str) -> None:
     Gimp.progress_update(min(1.0, max(0.0, fraction)))
 
 
-def _read(drawables: list[Gimp.Drawable]) -> tuple[list[gimp_pixels.Region], list]:
-    regions = [gimp_pixels.region_of(layer) for layer in gimp_pixels.pick_layers(drawables)]
+def _read(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> tuple[list[gimp_pixels.Region], list]:
+    regions = [gimp_pixels.region_of(layer) for layer in gimp_pixels.pick_layers(image, drawables)]
     return regions, [gimp_pixels.read_region(region) for region in regions]
 
 
@@ -88,7 +88,7 @@ def _show(image: Gimp.Image) -> None:
 def run_restore(procedure, run_mode, image, drawables, config, data):
     """Super-resolve the selected layers (inside the selection's bounding box) into a new image or new layers."""
     try:
-        regions, pixels = _read(list(drawables))
+        regions, pixels = _read(image, list(drawables))
         if run_mode == Gimp.RunMode.INTERACTIVE:
             blur, noise = _estimate(config, pixels[:1])[0]
             if config.get_property("auto-blur"):
@@ -131,7 +131,7 @@ def run_restore(procedure, run_mode, image, drawables, config, data):
 def run_estimate(procedure, run_mode, image, drawables, config, data):
     """Estimate blur and noise of the selected layers; shows them and returns those of the first layer."""
     try:
-        regions, pixels = _read(list(drawables))
+        regions, pixels = _read(image, list(drawables))
         scores = _estimate(config, pixels)
     except (channel.ChannelError, gimp_pixels.PixelError) as exc:
         return _failure(procedure, str(exc))
@@ -177,7 +177,7 @@ class MMRealSRPlugIn(Gimp.PlugIn):
             )
             procedure.add_boolean_argument("auto-noise", "_Automatic noise", "Use the estimated noise", True, RW)
             procedure.add_double_argument("noise", "_Noise", "Noise removal strength", 0.0, 1.0, 0.5, RW)
-            procedure.add_boolean_argument("auto-blur", "Automatic b_lur", "Use the estimated blur", True, RW)
+            procedure.add_boolean_argument("auto-blur", "Automat_ic blur", "Use the estimated blur", True, RW)
             procedure.add_double_argument("blur", "_Blur", "Deblurring strength", 0.0, 1.0, 0.5, RW)
             output = Gimp.Choice.new()
             output.add("new-image", 0, "New image", "Open the result as a new image")

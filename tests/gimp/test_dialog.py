@@ -1,0 +1,95 @@
+"""The plug-in's dialog in a real gimp-3.0 under Xvfb: shown, screenshot kept, accepted with Return.
+
+batch_dialog.py calls the procedure INTERACTIVE (GIMP opens the dialog and waits), this test waits
+for the window, keeps a screenshot, presses Return with xdotool, then lets the script call it again
+WITH_LAST_VALS (no dialog, the values just accepted).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmrealsr_plugin import load_model, restore
+
+pytestmark = pytest.mark.gimp
+
+HERE = Path(__file__).resolve().parent
+DISPLAY = ":97"
+DIALOG_TITLE = "MM-RealSR Super-Resolution"
+WINDOW_TIMEOUT = 240
+GIMP_TIMEOUT = 300
+KNOBS = {"auto_noise": False, "noise": 0.9, "auto_blur": False, "blur": 0.1}
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
+    work = gimp.work
+    rng = np.random.default_rng(7)
+    pixels = np.round(rng.uniform(0, 1, (20, 24, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(work / "dialog.png")
+    outputs = {"interactive": str(work / "dialog-interactive.png"), "last_vals": str(work / "dialog-last.png")}
+    shot = work / "gimp-dialog.png"
+    gimp.profile.mkdir(parents=True, exist_ok=True)
+    (gimp.profile / "gimprc").write_text("(show-welcome-dialog no)\n")
+    job = {"source": str(work / "dialog.png"), "knobs": KNOBS, "outputs": outputs}
+    argv, results_file = gimp.batch("gimp-3.0", HERE / "batch_dialog.py", job, "dialog", DISPLAY=DISPLAY)
+
+    xvfb = subprocess.Popen(gimp.command(["Xvfb", DISPLAY, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gimp_log = open(work / "dialog-gimp.out", "w+")
+    app = None
+    try:
+        time.sleep(1)
+        app = subprocess.Popen(argv, stdout=gimp_log, stderr=subprocess.STDOUT)
+        find = subprocess.run(
+            gimp.command(["xdotool", "search", "--sync", "--onlyvisible", "--name", DIALOG_TITLE], DISPLAY=DISPLAY),
+            capture_output=True, text=True, timeout=WINDOW_TIMEOUT, check=False,
+        )
+        window = find.stdout.split()[0] if find.stdout.split() else None
+        assert window, f"the dialog never showed: {find.stderr}"
+        time.sleep(2)  # let GTK finish drawing before the screenshot
+        subprocess.run(gimp.command(["import", "-window", "root", str(shot)], DISPLAY=DISPLAY), check=True, timeout=60)
+        subprocess.run(
+            gimp.command(["xdotool", "windowfocus", "--sync", window, "key", "Return"], DISPLAY=DISPLAY),
+            check=True, timeout=60,
+        )
+        app.wait(GIMP_TIMEOUT)
+    finally:
+        if app is not None:
+            _stop(app)
+        _stop(xvfb)
+        gimp_log.seek(0)
+        output = gimp_log.read()
+        gimp_log.close()
+        if shot.exists():
+            artifacts = Path(os.environ.get("MMREALSR_CACHE", "/root/.cache/mmrealsr-ci")) / "artifacts"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, artifacts / "gimp-dialog.png")
+
+    results = gimp.results(results_file, app.returncode, output, "", "dialog")
+    assert shot.stat().st_size > 0
+    model = load_model(str(gimp.model), device="cpu")
+    expected = restore(model, pixels.astype(np.float32) / 255, noise=KNOBS["noise"], blur=KNOBS["blur"]).image
+    for name in ("interactive", "last_vals"):
+        case = results[name]
+        assert case["call"]["status"] == "success", case
+        assert case["call"]["values"][1:] == pytest.approx([KNOBS["blur"], KNOBS["noise"]]), name
+        got = np.asarray(Image.open(outputs[name]), dtype=np.float32) / 255
+        assert np.abs(got - expected).max() <= 1 / 255 + 1e-6, name
