@@ -135,13 +135,13 @@ def test_modulation_grid_matches_core_grid(comfy) -> None:
         "1": {"class_type": "LoadImage", "inputs": {"image": comfy.files["image"]}},
         "2": loader(comfy.files["model"]),
         "6": {"class_type": "MMRealSRModulationGrid", "inputs": {
-            "image": ["1", 0], "model": ["2", 0], "blur_values": "0, 1", "noise_values": "0, 0.5", "cell_size": 128,
-            "tile": 32, "overlap": 8}},
+            "image": ["1", 0], "model": ["2", 0], "blur_values": "0, 1", "noise_values": "0.5", "cell_size": 128,
+            "tile": 0, "overlap": 8}},
         "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "grid"}},
     }
     saved = comfy.output_image(comfy.run(graph)["outputs"]["7"]["images"][0])
-    expected = modulation_grid(core_model(comfy), read_input(comfy, comfy.files["image"]), [0, 1], [0, 0.5],
-                               cell_size=128, tile=32, overlap=8)
+    expected = modulation_grid(core_model(comfy), read_input(comfy, comfy.files["image"]), [0, 1], [0.5],
+                               cell_size=128, tile=0, overlap=8)
     assert saved.shape == expected.shape
     assert np.abs(saved - expected).max() <= TOLERANCE
 
