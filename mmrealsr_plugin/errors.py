@@ -72,7 +72,11 @@ class HubUploadError(HubError):
 
 
 class IntegrityError(HubError):
-    """A downloaded or cached file whose sha256 does not match the expected one; the bad file was deleted."""
+    """A file whose sha256 (or git blob sha1) does not match the expected one.
+
+    Downloaded and cached files are deleted so the next run fetches them afresh; a file the user put
+    in the models folder is left in place (the message says so).
+    """
 
 
 class ConversionError(ModelLoadError):

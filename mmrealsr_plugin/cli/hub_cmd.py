@@ -40,8 +40,11 @@ def push(args: argparse.Namespace) -> int:
 
 def download(args: argparse.Namespace) -> int:
     from ..hub.download import download as fetch
-    from ..registry import load_registry
+    from ..registry import load_registry, resolve_model
 
+    if args.local_dir is None:
+        print(resolve_model(args.reference)[0])
+        return 0
     entry = load_registry().entries.get(args.reference)
     print(fetch(entry if entry is not None else args.reference, local_dir=args.local_dir))
     return 0
