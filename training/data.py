@@ -38,9 +38,8 @@ def list_images(folder: str | Path) -> list[Path]:
     suffixes = _image_suffixes()
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
-        raise DatasetError(
-            f"training image folder {root} holds no images (looked recursively for {', '.join(sorted(suffixes)[:8])}, ...)"
-        )
+        examples = ", ".join(sorted(suffixes)[:8])
+        raise DatasetError(f"training image folder {root} holds no images (looked recursively for {examples}, ...)")
     return files
 
 
@@ -75,7 +74,7 @@ def _uniform(generator: torch.Generator) -> float:
 class HRFolderDataset(torch.utils.data.Dataset):
     """Random GT crops from every image under a folder (any PIL format, recursively).
 
-    Per item: pick a scale from ``multiscale`` and downscale with antialiasing (DF2K-style multi-scale);
+    Several folders may be given (e.g. DF2K and OST). Per item: pick a scale from ``multiscale`` and downscale with antialiasing (DF2K-style multi-scale);
     JPEG files are first downscaled by ``jpeg_downscale`` (>= 2 hides their block artefacts, which
     would otherwise be learnt as "clean") when still at least ``crop`` px; reflect-pad images smaller
     than the crop; random crop; horizontal flip and 90-degree rotations (plus vertical flip via
@@ -84,7 +83,7 @@ class HRFolderDataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        folder: str | Path,
+        folder: str | Path | Sequence[str | Path],
         gt_size: int,
         *,
         crop_pre: int | None = 400,
@@ -101,8 +100,11 @@ class HRFolderDataset(torch.utils.data.Dataset):
             raise TrainingConfigError(f"multiscale factors must be in (0, 1], got {list(multiscale)}")
         if jpeg_downscale < 1:
             raise TrainingConfigError(f"jpeg_downscale must be >= 1 (1 = off), got {jpeg_downscale}")
-        self.folder = Path(folder)
-        self.files = list_images(self.folder)
+        folders = [folder] if isinstance(folder, (str, Path)) else list(folder)
+        if not folders:
+            raise TrainingConfigError("no training image folder given")
+        self.folders = [Path(f) for f in folders]
+        self.files = [path for f in self.folders for path in list_images(f)]
         self.gt_size = gt_size
         self.crop = crop
         self.flips = flips
@@ -120,7 +122,18 @@ class HRFolderDataset(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        generator = _item_generator(self.seed, self.epoch, index)
+        return self.load_crop(index, _item_generator(self.seed, self.epoch, index))
+
+    def sample_batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """(B, 3, crop, crop): random images (with replacement) and crops, all drawn from ``generator``.
+
+        For a single-process trainer that keeps one generator for everything (one state to checkpoint).
+        """
+        indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
+        return torch.stack([self.load_crop(i, generator) for i in indices])
+
+    def load_crop(self, index: int, generator: torch.Generator) -> torch.Tensor:
+        """Read file ``index`` and apply scale, padding, crop and flips drawn from ``generator``."""
         path = self.files[index]
         pixels, fmt = read_rgb(path)
         image = torch.from_numpy(pixels).permute(2, 0, 1)
@@ -163,27 +176,30 @@ def _pad_to(image: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def paired_random_crop(
-    lq: torch.Tensor, gts: Sequence[torch.Tensor], gt_size: int, scale: int, generator: torch.Generator
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Cut one random window (same for every sample, as the reference) from LQs and GTs.
+    lq: torch.Tensor, gts: Sequence[torch.Tensor], gt_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """Cut one random window (the same for every sample, as the reference) from the LQs and the GT(s).
 
-    lq: (..., B, C, h, w), e.g. the (5, B, 3, h, w) stack; gts: tensors (B, C, h*scale, w*scale).
-    Returns the LQ crop (..., gt_size/scale square) and the GT crops (gt_size square).
+    lq: (..., B, C, h, w), e.g. the (5, B, 3, h, w) stack; gts: tensors (B, C, h*s, w*s) for one integer
+    scale s (inferred). Returns (lq crop (..., gt_size/s square), *GT crops (gt_size square)).
     """
+    if not gts:
+        raise ValueError("paired_random_crop needs at least one GT tensor to pair with the LQs")
+    h, w = lq.shape[-2:]
+    scale = gts[0].shape[-1] // w
+    for gt in gts:
+        if scale < 1 or tuple(gt.shape[-2:]) != (h * scale, w * scale):
+            raise ValueError(f"GT size {tuple(gt.shape[-2:])} is not an integer multiple {scale} of the LQ size {(h, w)}")
     if gt_size % scale:
         raise TrainingConfigError(f"gt_size {gt_size} must be a multiple of the scale {scale}")
     lq_size = gt_size // scale
-    h, w = lq.shape[-2:]
-    for gt in gts:
-        if tuple(gt.shape[-2:]) != (h * scale, w * scale):
-            raise ValueError(f"GT size {tuple(gt.shape[-2:])} is not {scale}x the LQ size {(h, w)}")
     if h < lq_size or w < lq_size:
         raise ValueError(f"LQ {h}x{w} is smaller than the patch {lq_size}x{lq_size} (gt_size {gt_size} / {scale})")
     top = int(torch.randint(0, h - lq_size + 1, (), generator=generator))
     left = int(torch.randint(0, w - lq_size + 1, (), generator=generator))
     lq_crop = lq[..., top: top + lq_size, left: left + lq_size]
     gt_crops = [g[..., top * scale: (top + lq_size) * scale, left * scale: (left + lq_size) * scale] for g in gts]
-    return lq_crop, gt_crops
+    return (lq_crop, *gt_crops)
 
 
 @dataclasses.dataclass

@@ -162,16 +162,28 @@ class DegradationPipeline:
             )
 
     def _synthesise(self, src: torch.Tensor, rng: RandomSource, params: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The four degraded branches [x1, x2, x3, a_max] at (H/scale, W/scale), not yet quantised."""
+        differ1 = rng.bernoulli(src.shape[0], self.config.noise_diff_prob)
+        differ2 = torch.where(differ1, rng.bernoulli(src.shape[0], self.config.noise_diff_prob2),
+                              torch.ones_like(differ1))  # at least one stage has stronger noise in x3
+        branches = self._first_order(src, rng, params, differ1)
+        branches = self._second_order(branches, tuple(src.shape[-2:]), rng, params, differ2)
+        return self._final(branches, tuple(src.shape[-2:]), rng, params)
+
+    def _first_order(
+        self, src: torch.Tensor, rng: RandomSource, params: dict[str, torch.Tensor], differ: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Blur, resize, noise, JPEG; x3 branches off x1 after the resize."""
         cfg = self.config
         b = src.shape[0]
         h, w = src.shape[-2:]
 
-        # ---- stage 1: blur (x1 small, x2 large, a_max max; x3 follows x1) ----
+        # blur: x1 small, x2 large, a_max max kernels
         small, large, most = sample_kernel_triplet(rng, b, _kernel_spec(cfg, 1))
         blurred = _blur(src.repeat(3, 1, 1, 1), KernelParams.cat([small, large, most])).split(b)
         _record_kernels(params, "kernel1", [small, large, small, most])
 
-        # ---- stage 1: resize (direction and mode shared; x2 and a_max scaled further) ----
+        # resize: direction and mode shared; x2 and a_max scaled further
         direction = rng.choice(cfg.resize_prob)
         mode = cfg.resize_modes[rng.choice((1.0,) * len(cfg.resize_modes))]
         low, high = cfg.resize_range
@@ -184,19 +196,23 @@ class DegradationPipeline:
             scales = (c, a, c, low)
         else:
             scales = (1.0, 1.0, 1.0, 1.0)
-        params["scale1"] = torch.tensor(scales)
+        params["scale1"] = torch.tensor(scales, dtype=torch.float64)
         x1, x2, xm = (resize(x, (int(h * s), int(w * s)), mode) for x, s in zip(blurred, scales[:2] + scales[3:]))
         branches = [x1, x2, x1, xm]
 
-        # ---- stage 1: noise and JPEG ----
-        differ1 = rng.bernoulli(b, cfg.noise_diff_prob)
-        differ2 = torch.where(differ1, rng.bernoulli(b, cfg.noise_diff_prob2), torch.ones_like(differ1))
-        branches = self._noise(branches, rng, params, stage=1, differ=differ1)
+        branches = self._noise(branches, rng, params, stage=1, differ=differ)
         quality1 = sample_jpeg_triplet(rng, b, cfg.jpeg_range, cfg.jpeg_diff_range)
         params["jpeg1"] = _stack(quality1, "small", "small", "large", "max")
-        branches = _per_shape(branches, jpeg_roundtrip, params["jpeg1"])
+        return _per_shape(branches, jpeg_roundtrip, params["jpeg1"])
 
-        # ---- stage 2: blur ----
+    def _second_order(
+        self, branches: list[torch.Tensor], gt_size: tuple[int, int], rng: RandomSource,
+        params: dict[str, torch.Tensor], differ: torch.Tensor,
+    ) -> list[torch.Tensor]:
+        """Blur (x2 and a_max stronger), a shared resize to around the LQ size, noise."""
+        cfg = self.config
+        b = branches[0].shape[0]
+        h, w = gt_size
         small, large, most = sample_kernel_triplet(rng, b, _kernel_spec(cfg, 2))
         skip = torch.zeros(b, dtype=torch.bool, device=rng.device) if cfg.official_always_second_blur else (
             ~rng.bernoulli(b, cfg.second_blur_prob))
@@ -209,18 +225,25 @@ class DegradationPipeline:
             *[[getattr(k, f.name) for k in per_branch] for f in dataclasses.fields(KernelParams)],
         )
 
-        # ---- stage 2: resize (shared), noise ----
+        # resize: one size for every branch
         direction = rng.choice(cfg.resize_prob2)
         mode = cfg.resize_modes[rng.choice((1.0,) * len(cfg.resize_modes))]
         low, high = cfg.resize_range2
         u = rng.scalar()
         scale2 = 1 + (high - 1) * u if direction == 0 else (low + (1 - low) * u if direction == 1 else 1.0)
-        params["scale2"] = torch.tensor(scale2)
+        params["scale2"] = torch.tensor(scale2, dtype=torch.float64)
         size2 = (int(h / self.scale * scale2), int(w / self.scale * scale2))
         branches = [resize(x, size2, mode) for x in branches]
-        branches = self._noise(branches, rng, params, stage=2, differ=differ2)
+        return self._noise(branches, rng, params, stage=2, differ=differ)
 
-        # ---- final: [resize + sinc] and JPEG, in random order ----
+    def _final(
+        self, branches: list[torch.Tensor], gt_size: tuple[int, int], rng: RandomSource,
+        params: dict[str, torch.Tensor],
+    ) -> list[torch.Tensor]:
+        """[resize to the LQ size + sinc] and JPEG, in random order, on all branches at once."""
+        cfg = self.config
+        b = branches[0].shape[0]
+        h, w = gt_size
         resize_first = rng.scalar() < 0.5
         mode = cfg.resize_modes[rng.choice((1.0,) * len(cfg.resize_modes))]
         sinc = sample_final_sinc(rng, b, cfg.final_sinc_prob, cfg.kernel_size_range)
