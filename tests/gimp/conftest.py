@@ -99,11 +99,11 @@ class Gimp:
 
 
 def _bind(root: Path, path: Path, done: list[Path]) -> None:
+    """Bind-mount ``path`` at the same path inside ``root``; one left by an interrupted run is reused (and undone)."""
     target = root / str(path).lstrip("/")
-    if _mounted(target):
-        return
-    target.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "--bind", str(path), str(target)], check=True)
+    if not _mounted(target):
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "--bind", str(path), str(target)], check=True)
     done.append(target)
 
 

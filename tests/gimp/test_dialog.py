@@ -46,8 +46,6 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
     Image.fromarray(pixels).save(work / "dialog.png")
     outputs = {"interactive": str(work / "dialog-interactive.png"), "last_vals": str(work / "dialog-last.png")}
     shot = work / "gimp-dialog.png"
-    gimp.profile.mkdir(parents=True, exist_ok=True)
-    (gimp.profile / "gimprc").write_text("(show-welcome-dialog no)\n")
     job = {"source": str(work / "dialog.png"), "knobs": KNOBS, "outputs": outputs}
     argv, results_file = gimp.batch("gimp-3.0", HERE / "batch_dialog.py", job, "dialog", DISPLAY=DISPLAY)
 
