@@ -121,6 +121,11 @@ def test_unchanged_repush_is_skipped(client, server, tmp_path: Path) -> None:
     calls = server.state.requests[before:]
     assert second["oid"] == first["oid"]
     assert not [c for c in calls if c[0] == "PUT" or "/commit/" in c[1]], calls
+    before = len(server.state.requests)
+    third = client.ok("push", str(weights), "tester/again", metrics={"PSNR": 25.5})
+    calls = server.state.requests[before:]
+    assert third["oid"] != first["oid"]
+    assert not [c for c in calls if c[0] == "PUT"], "only the model card changed: the weights must not go up again"
 
 
 def test_failed_upload_keeps_local_checkpoint_and_says_what(client, server, tmp_path: Path) -> None:
