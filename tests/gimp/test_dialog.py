@@ -26,7 +26,9 @@ DISPLAY = ":97"
 DIALOG_TITLE = "MM-RealSR Super-Resolution"
 WINDOW_TIMEOUT = 240
 GIMP_TIMEOUT = 300
-KNOBS = {"auto_noise": False, "noise": 0.9, "auto_blur": False, "blur": 0.1}
+KNOBS = {"auto_noise": True, "auto_blur": False, "blur": 0.1}
+"""Noise automatic (its slider is pre-filled with the estimate), blur set by hand."""
+LAST_VALUES = "plug-in-settings/GimpProcedureConfigRun-plug-in-mmrealsr-super-resolution.last"
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -84,10 +86,14 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
     results = gimp.results(results_file, app.returncode, output, "", "dialog")
     assert shot.stat().st_size > 0
     model = load_model(str(gimp.model), device="cpu")
-    expected = restore(model, pixels.astype(np.float32) / 255, noise=KNOBS["noise"], blur=KNOBS["blur"]).image
+    restored = restore(model, pixels.astype(np.float32) / 255, blur=KNOBS["blur"])
+    expected, noise = restored.image, float(restored.scores.noise[0])
+    last_values = (gimp.profile / LAST_VALUES).read_text()
+    assert f"(noise {round(noise, 3)}" in last_values, "the noise slider was pre-filled with the estimate"
+    assert "(auto-noise yes)" in last_values and "(auto-blur no)" in last_values
     for name in ("interactive", "last_vals"):
         case = results[name]
         assert case["call"]["status"] == "success", case
-        assert case["call"]["values"][1:] == pytest.approx([KNOBS["blur"], KNOBS["noise"]]), name
+        assert case["call"]["values"][1:] == pytest.approx([KNOBS["blur"], noise], abs=1e-5), name
         got = np.asarray(Image.open(outputs[name]), dtype=np.float32) / 255
         assert np.abs(got - expected).max() <= 1 / 255 + 1e-6, name
