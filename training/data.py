@@ -74,11 +74,12 @@ def _uniform(generator: torch.Generator) -> float:
 class HRFolderDataset(torch.utils.data.Dataset):
     """Random GT crops from every image under a folder (any PIL format, recursively).
 
-    Several folders may be given (e.g. DF2K and OST). Per item: pick a scale from ``multiscale`` and downscale with antialiasing (DF2K-style multi-scale);
+    Several folders may be given (e.g. DF2K and OST). Per item: pick a scale from ``multiscale`` and
+    downscale with antialiasing (DF2K-style multi-scale);
     JPEG files are first downscaled by ``jpeg_downscale`` (>= 2 hides their block artefacts, which
     would otherwise be learnt as "clean") when still at least ``crop`` px; reflect-pad images smaller
-    than the crop; random crop; horizontal flip and 90-degree rotations (plus vertical flip via
-    rotation) when enabled. ``set_epoch`` changes all draws; ``seed`` fixes them.
+    than the crop; random crop; horizontal flip (``flips``); 90-degree rotation and vertical flip
+    (``rotations``; with flips, all 8 orientations). ``set_epoch`` changes all draws; ``seed`` fixes them.
     """
 
     def __init__(
@@ -189,7 +190,9 @@ def paired_random_crop(
     scale = gts[0].shape[-1] // w
     for gt in gts:
         if scale < 1 or tuple(gt.shape[-2:]) != (h * scale, w * scale):
-            raise ValueError(f"GT size {tuple(gt.shape[-2:])} is not an integer multiple {scale} of the LQ size {(h, w)}")
+            raise ValueError(
+                f"GT size {tuple(gt.shape[-2:])} is not an integer multiple {scale} of the LQ size {(h, w)}"
+            )
     if gt_size % scale:
         raise TrainingConfigError(f"gt_size {gt_size} must be a multiple of the scale {scale}")
     lq_size = gt_size // scale

@@ -111,7 +111,8 @@ def test_paired_random_crop_cuts_the_same_window_from_all_lqs_and_gts():
 
 def _batch(step: int, batch: int = 2) -> dict[str, torch.Tensor]:
     ids = torch.arange(batch, dtype=torch.float32) + 100 * step
-    return {"lq": ids.view(1, batch, 1, 1, 1).repeat(5, 1, 3, 4, 4), "gt": ids.view(batch, 1, 1, 1).repeat(1, 3, 16, 16)}
+    lq = ids.view(1, batch, 1, 1, 1).repeat(5, 1, 3, 4, 4)
+    return {"lq": lq, "gt": ids.view(batch, 1, 1, 1).repeat(1, 3, 16, 16)}
 
 
 def test_pair_pool_fills_then_swaps_and_keeps_pairs_together():

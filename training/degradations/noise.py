@@ -1,4 +1,8 @@
-"""Additive Gaussian and signal-dependent Poisson noise, colour or gray, with per-sample strength."""
+"""Additive Gaussian and signal-dependent Poisson noise, colour or gray, with per-sample strength.
+
+Gray Gaussian noise is one field per sample (the reference draws one field for the whole batch and only
+scales it per sample, which correlates the samples of a batch; nothing depends on that).
+"""
 
 from __future__ import annotations
 

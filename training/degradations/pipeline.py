@@ -12,6 +12,11 @@ run on four branches that share all randomness except what makes them differ:
 
 Branches of equal size go through each step as one batch, so a step costs one grouped convolution / one
 JPEG pass whatever the number of branches.
+
+Granularity of the random choices (as the reference, which runs these steps on whole GPU batches):
+per batch: resize direction, scales and modes, Gaussian-vs-Poisson, the final step order;
+per sample: kernels, the second-blur coin, noise strengths, gray flags, the "different noise" switches,
+JPEG qualities, the final sinc. Noise fields are independent per branch and sample.
 """
 
 from __future__ import annotations

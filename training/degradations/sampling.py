@@ -57,7 +57,9 @@ def _split_beta(rng: RandomSource, n: int, beta_range: tuple[float, float]) -> t
     return torch.where(rng.bernoulli(n, 0.5), below, above)
 
 
-def sample_kernel_triplet(rng: RandomSource, n: int, spec: KernelSpec) -> tuple[KernelParams, KernelParams, KernelParams]:
+def sample_kernel_triplet(
+    rng: RandomSource, n: int, spec: KernelSpec
+) -> tuple[KernelParams, KernelParams, KernelParams]:
     """Kernels (small, large, max) for ``n`` samples: same type/size/rotation/beta, growing sigma."""
     size = _odd_sizes(rng, n, spec.size_range)
     is_sinc = rng.bernoulli(n, spec.sinc_prob)
