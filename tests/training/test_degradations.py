@@ -125,6 +125,21 @@ def test_sampled_triplets_grow_in_sigma_and_share_type_size_rotation():
     assert set(small.size.tolist()) == set(range(7, 22, 2))
 
 
+def test_kernel_type_frequencies_follow_the_configured_probabilities():
+    rng = RandomSource(torch.Generator().manual_seed(12), torch.device("cpu"))
+    spec = KernelSpec((7, 21), (0.45, 0.25, 0.12, 0.03, 0.12, 0.03), 0.1, (0.2, 3.0), (0.5, 4.0), (1.0, 2.0), 0.1)
+    small, _, _ = sample_kernel_triplet(rng, 20000, spec)
+    sinc = (small.family == SINC).float().mean().item()
+    assert abs(sinc - 0.1) < 0.01
+    rest = small.family != SINC
+    plateau = ((small.family == PLATEAU) & rest).float().sum().item() / rest.sum().item()
+    assert abs(plateau - 0.15) < 0.015  # plateau_iso 0.12 + plateau_aniso 0.03
+    rotated = ((small.theta != 0) & rest).float().sum().item() / rest.sum().item()
+    assert abs(rotated - 0.31) < 0.015  # aniso 0.25 + generalized_aniso 0.03 + plateau_aniso 0.03
+    beta = small.beta[rest & (small.family == PLATEAU)]
+    assert abs((beta == 1.0).float().mean().item() - 0.5) < 0.05 and beta.max() <= 2.0
+
+
 def test_sinc_triplet_gives_the_lower_cutoff_to_the_blurrier_kernel():
     rng = RandomSource(torch.Generator().manual_seed(4), torch.device("cpu"))
     spec = KernelSpec((7, 21), (1.0, 0, 0, 0, 0, 0), 1.0, (0.2, 3.0), (0.5, 4.0), (1.0, 2.0), 0.1)
