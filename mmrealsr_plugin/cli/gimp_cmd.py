@@ -70,7 +70,9 @@ def uninstall(profile: Path | None) -> Path | None:
     if not target.exists():
         return None
     if not (target / CONFIG_NAME).is_file():
-        raise FileExistsError(f"{target} was not installed by `mmrealsr gimp install` (no {CONFIG_NAME}); remove it by hand")
+        raise FileExistsError(
+            f"{target} was not installed by `mmrealsr gimp install` (no {CONFIG_NAME}); remove it by hand"
+        )
     shutil.rmtree(target)
     return target
 
@@ -140,7 +142,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     installer = commands.add_parser("install", help="copy the plug-in into a GIMP 3 profile")
     installer.add_argument("--profile", type=Path, default=None, help=profile_help)
-    installer.add_argument("--model", default=None, help="model the plug-in uses by default (default: registry default)")
+    installer.add_argument("--model", default=None,
+                           help="model the plug-in uses by default (default: the registry's default model)")
     installer.add_argument("--device", default=None, help="device the worker uses (default: auto)")
     installer.set_defaults(func=_run_install)
 

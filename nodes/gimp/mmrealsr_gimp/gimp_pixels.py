@@ -90,7 +90,9 @@ def pick_layers(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> list[Gimp.
 def region_of(layer: Gimp.Layer) -> Region:
     non_empty, x, y, width, height = layer.mask_intersect()
     if not non_empty or width <= 0 or height <= 0:
-        raise PixelError(f"the selection does not overlap layer '{layer.get_name()}': change the selection or select none")
+        raise PixelError(
+            f"the selection does not overlap layer '{layer.get_name()}': change the selection or select none"
+        )
     _, offset_x, offset_y = layer.get_offsets()
     return Region(layer, x, y, width, height, offset_x, offset_y)
 
@@ -108,7 +110,9 @@ def write_layer(layer: Gimp.Layer, pixels: np.ndarray) -> None:
     """Fill a freshly created layer of the same size with ``pixels`` (H, W, C)."""
     height, width = pixels.shape[:2]
     if (width, height) != (layer.get_width(), layer.get_height()):
-        raise PixelError(f"internal size mismatch: result {width}x{height}, layer {layer.get_width()}x{layer.get_height()}")
+        raise PixelError(
+            f"internal size mismatch: result {width}x{height}, layer {layer.get_width()}x{layer.get_height()}"
+        )
     buffer = layer.get_buffer()
     data = np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32).tobytes()
     buffer.set(Gegl.Rectangle.new(0, 0, width, height), babl_format(layer), data)

@@ -187,8 +187,10 @@ class MMRealSRPlugIn(Gimp.PlugIn):
                 "tile-size", "_Tile size", "Tile size in input pixels (0: whole image at once)", 0, 8192, 256, RW
             )
             procedure.add_image_return_value("result", "Result", "The image holding the result", True, RW)
-            procedure.add_double_return_value("blur-used", "Blur used", "Blur strength used (first layer)", 0, 1, 0, RW)
-            procedure.add_double_return_value("noise-used", "Noise used", "Noise strength used (first layer)", 0, 1, 0, RW)
+            for knob in ("blur", "noise"):
+                procedure.add_double_return_value(
+                    f"{knob}-used", f"{knob.title()} used", f"{knob.title()} strength used (first layer)", 0, 1, 0, RW
+                )
         elif name == ESTIMATE_PROC:
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_estimate, None)
             _add_common(
