@@ -22,13 +22,28 @@ from mmrealsr_plugin import load_model, restore
 pytestmark = pytest.mark.gimp
 
 HERE = Path(__file__).resolve().parent
-DISPLAY = ":97"
 DIALOG_TITLE = "MM-RealSR Super-Resolution"
 WINDOW_TIMEOUT = 240
 GIMP_TIMEOUT = 300
 KNOBS = {"auto_noise": True, "auto_blur": False, "blur": 0.1}
 """Noise automatic (its slider is pre-filled with the estimate), blur set by hand."""
 LAST_VALUES = "plug-in-settings/GimpProcedureConfigRun-plug-in-mmrealsr-super-resolution.last"
+
+
+def _start_xvfb(gimp) -> tuple[subprocess.Popen, str]:
+    """Xvfb on a display number it picks itself (-displayfd), so it never clashes with another X server."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        gimp.command(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        _stop(xvfb)
+        pytest.fail("Xvfb did not start (no display number reported)")
+    return xvfb, f":{number}"
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -49,25 +64,22 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
     outputs = {"interactive": str(work / "dialog-interactive.png"), "last_vals": str(work / "dialog-last.png")}
     shot = work / "gimp-dialog.png"
     job = {"source": str(work / "dialog.png"), "knobs": KNOBS, "outputs": outputs}
-    argv, results_file = gimp.batch("gimp-3.0", HERE / "batch_dialog.py", job, "dialog", DISPLAY=DISPLAY)
-
-    xvfb = subprocess.Popen(gimp.command(["Xvfb", DISPLAY, "-screen", "0", "1024x768x24", "-nolisten", "tcp"]),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb, display = _start_xvfb(gimp)
+    argv, results_file = gimp.batch("gimp-3.0", HERE / "batch_dialog.py", job, "dialog", DISPLAY=display)
     gimp_log = open(work / "dialog-gimp.out", "w+")
     app = None
     try:
-        time.sleep(1)
         app = subprocess.Popen(argv, stdout=gimp_log, stderr=subprocess.STDOUT)
         find = subprocess.run(
-            gimp.command(["xdotool", "search", "--sync", "--onlyvisible", "--name", DIALOG_TITLE], DISPLAY=DISPLAY),
+            gimp.command(["xdotool", "search", "--sync", "--onlyvisible", "--name", DIALOG_TITLE], DISPLAY=display),
             capture_output=True, text=True, timeout=WINDOW_TIMEOUT, check=False,
         )
         window = find.stdout.split()[0] if find.stdout.split() else None
         assert window, f"the dialog never showed: {find.stderr}"
         time.sleep(2)  # let GTK finish drawing before the screenshot
-        subprocess.run(gimp.command(["import", "-window", "root", str(shot)], DISPLAY=DISPLAY), check=True, timeout=60)
+        subprocess.run(gimp.command(["import", "-window", "root", str(shot)], DISPLAY=display), check=True, timeout=60)
         subprocess.run(
-            gimp.command(["xdotool", "windowfocus", "--sync", window, "key", "Return"], DISPLAY=DISPLAY),
+            gimp.command(["xdotool", "windowfocus", "--sync", window, "key", "Return"], DISPLAY=display),
             check=True, timeout=60,
         )
         app.wait(GIMP_TIMEOUT)
