@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,9 @@ from mmrealsr_plugin import engine
 from mmrealsr_plugin.backends import onnx_backend
 from mmrealsr_plugin.errors import BackendError, ModelLoadError
 from mmrealsr_plugin.plugins import create_plugin_manager
+from mmrealsr_plugin.testing import TINY_CONFIG, random_model
 from mmrealsr_plugin.types import LoadOptions
+from mmrealsr_plugin.weights import save_safetensors
 
 
 @pytest.fixture(scope="module")
@@ -52,23 +55,31 @@ def test_engine_restore_matches_torch_backend(tiny_export, manager) -> None:
         np.testing.assert_allclose(got.scores.as_array(), want.scores.as_array(), atol=1e-4)
 
 
-def test_weights_with_backend_onnx_export_into_sha_keyed_cache(tiny_export, manager, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("MMREALSR_ONNX_CACHE", str(tmp_path / "cache"))
-    model = engine.load_model(tiny_export.weights, backend="onnx", manager=manager)
-    assert model.backend == "onnx" and model.descriptor.source == str(tiny_export.weights)
-    cached = sorted(p.relative_to(tmp_path / "cache").as_posix() for p in (tmp_path / "cache").rglob("*.onnx"))
+def test_weights_with_backend_onnx_export_into_sha_keyed_cache(manager, tmp_path, monkeypatch) -> None:
+    """A x2 model (pixel-unshuffled trunk, even-size graph axes) exported on first load, then served from cache."""
+    config = dataclasses.replace(TINY_CONFIG, scale=2)
+    weights = save_safetensors(random_model(config, seed=5).state_dict(), tmp_path / "x2.safetensors",
+                               config=config.to_dict())
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MMREALSR_ONNX_CACHE", str(cache))
+    model = engine.load_model(weights, backend="onnx", manager=manager)
+    assert model.backend == "onnx" and model.descriptor.source == str(weights) and model.scale == 2
     digest = model.descriptor.sha256
+    cached = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*.onnx"))
     assert cached == [f"{digest}/v1.estimator.onnx", f"{digest}/v1.generator.onnx"]
-    mtime = (tmp_path / "cache" / cached[1]).stat().st_mtime_ns
+    mtime = (cache / cached[1]).stat().st_mtime_ns
     monkeypatch.setenv("MMREALSR_BACKEND", "onnx")  # the default backend, no per-call choice
-    again = engine.load_model(tiny_export.weights, manager=manager)
+    again = engine.load_model(weights, manager=manager)
     assert again.backend == "onnx"
-    assert (tmp_path / "cache" / cached[1]).stat().st_mtime_ns == mtime  # served from the cache
-    image = _image(20, 20, seed=7)
-    scores = engine.estimate(again, image, manager=manager)
-    torch_scores = engine.estimate(engine.load_model(tiny_export.weights, backend="torch", manager=manager), image,
-                                   manager=manager)
-    np.testing.assert_allclose(scores.as_array(), torch_scores.as_array(), atol=1e-4)
+    assert (cache / cached[1]).stat().st_mtime_ns == mtime  # served from the cache
+    torch_model = engine.load_model(weights, backend="torch", manager=manager)
+    image = _image(27, 31, seed=7)  # odd sizes: the engine pads to the unshuffle factor
+    for kwargs in ({"tile": 16, "overlap": 4}, {"tile": 0}):
+        got = engine.restore(again, image, **kwargs, manager=manager)
+        want = engine.restore(torch_model, image, **kwargs, manager=manager)
+        assert got.image.shape == (54, 62, 3)
+        assert np.max(np.abs(got.image - want.image)) <= 1e-4
+        np.testing.assert_allclose(got.scores.as_array(), want.scores.as_array(), atol=1e-4)
 
 
 def test_release_then_reuse(tiny_export, manager) -> None:
@@ -138,3 +149,11 @@ def test_module_imports_without_onnxruntime(tiny_export) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_cli_refuses_opsets_below_18(tiny_export, tmp_path, capsys) -> None:
+    from mmrealsr_plugin.cli import main as cli_main
+
+    assert cli_main(["export-onnx", str(tiny_export.weights), str(tmp_path), "--opset", "17"]) == 2
+    assert "opset 17" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
