@@ -1,18 +1,21 @@
 """ComfyUI entry point: this repository's root is the node pack folder (custom_nodes/<this repo>).
 
-The nodes live in the installed package ``mmrealsr_plugin`` (nodes/comfyui/ in this repository), so
-the project must be pip-installed into ComfyUI's Python; ComfyUI-Manager and ``comfy node install``
-do that from requirements.txt. Only this file is imported by ComfyUI directly.
+ComfyUI imports this folder as a package under a name of its own, so the nodes are imported
+relatively (ComfyUI has its own top-level ``nodes`` module). The node code calls the core library
+``mmrealsr_plugin``, which must be pip-installed into ComfyUI's Python; ComfyUI-Manager and
+``comfy node install`` do that from requirements.txt.
 """
 
 import logging
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 try:
-    import mmrealsr_plugin
-    from mmrealsr_plugin.nodes.comfyui import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes.comfyui import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 except ModuleNotFoundError as exc:
+    if exc.name is None or exc.name.startswith(__name__):  # a file of this pack is missing: a real bug
+        raise
     raise ImportError(
         f"MM-RealSR nodes: {exc.name!r} is not installed in ComfyUI's Python. Install the pack's requirements with "
         f"that Python: `python -m pip install -r requirements.txt` run inside {Path(__file__).parent} "
@@ -29,11 +32,15 @@ def _warn_on_version_mismatch() -> None:
         wanted = tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return
-    if wanted != mmrealsr_plugin.__version__:
+    try:
+        installed = metadata.version("mmrealsr-plugin")
+    except metadata.PackageNotFoundError:
+        return
+    if wanted != installed:
         logging.warning(
             "MM-RealSR nodes: this folder is version %s but ComfyUI's Python has mmrealsr-plugin %s installed; "
             "rerun `python -m pip install -r requirements.txt` inside %s",
-            wanted, mmrealsr_plugin.__version__, pyproject.parent,
+            wanted, installed, pyproject.parent,
         )
 
 

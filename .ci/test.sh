@@ -5,6 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Idle OpenMP threads yield instead of spinning: on a shared 2-core machine spinning made torch ~10x slower.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export MMREALSR_CACHE=${MMREALSR_CACHE:-$HOME/.cache/mmrealsr-ci}
 venv=$MMREALSR_CACHE/venv
 mkdir -p "$MMREALSR_CACHE"

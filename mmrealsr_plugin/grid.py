@@ -37,7 +37,8 @@ def modulation_grid(
     """Restore ``image`` (H, W, C float32) at every (noise, blur) pair and lay the results out labelled.
 
     Each cell is the restored image fitted into ``cell_size`` pixels on its longer side (so large
-    inputs give a grid one can look at). Returns an RGB float32 (H, W, 3) array in [0, 1].
+    inputs give a grid one can look at). ``progress(done, total)`` counts tiles over the whole grid.
+    Returns an RGB float32 (H, W, 3) array in [0, 1].
     """
     if not blur_values or not noise_values:
         raise ValueError("blur_values and noise_values must each hold at least one value")
@@ -58,8 +59,14 @@ def modulation_grid(
                        BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = _font(font_size)
-    total = len(blur_values) * len(noise_values)
-    done = 0
+    cells = len(blur_values) * len(noise_values)
+    cell_index = 0
+
+    def tile_progress(done: int, total: int) -> None:
+        """Report tiles over the whole grid, so a host can show progress and cancel between tiles."""
+        if progress is not None:
+            progress(cell_index * total + done, cells * total)
+
     for row, noise in enumerate(noise_values):
         y = margin + row * (cell_h + pad)
         draw.text((pad, y + cell_h // 2), f"noise {noise:.2f}", fill=TEXT, font=font, anchor="lm")
@@ -67,13 +74,12 @@ def modulation_grid(
             x = left + col * (cell_w + pad)
             if row == 0:
                 draw.text((x + cell_w // 2, margin // 2), f"blur {blur:.2f}", fill=TEXT, font=font, anchor="mm")
-            result = restore(model, image, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile, overlap=overlap)
+            result = restore(model, image, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile, overlap=overlap,
+                             progress=tile_progress)
             pixels = result.image
             if pixels.shape[2] in (1, 2):
                 pixels = np.repeat(pixels[..., :1], 3, axis=2)
             cell = Image.fromarray(np.round(np.clip(pixels[..., :3], 0, 1) * 255).astype(np.uint8), "RGB")
             canvas.paste(cell.resize((cell_w, cell_h), Image.Resampling.LANCZOS), (x, y))
-            done += 1
-            if progress is not None:
-                progress(done, total)
+            cell_index += 1
     return np.asarray(canvas, dtype=np.float32) / 255.0

@@ -43,16 +43,17 @@ def run(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
     image = read_image(args.input)
     model = load_from_args(args)
-    cells = tqdm(total=len(args.blur_values) * len(args.noise_values), unit="cell", file=sys.stderr)
+    tiles = tqdm(total=0, unit="tile", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
-        cells.update(done - cells.n)
+        tiles.total = total
+        tiles.update(done - tiles.n)
 
     try:
         grid = modulation_grid(model, image.pixels, args.blur_values, args.noise_values, cell_size=args.cell_size,
                                tile=args.tile, overlap=args.overlap, extrapolate=args.extrapolate, progress=progress)
     finally:
-        cells.close()
+        tiles.close()
     write_image(args.output, grid, overwrite=args.overwrite)
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK

@@ -80,13 +80,12 @@ class MMRealSRModulationGrid:
     ) -> tuple[torch.Tensor]:
         blurs, noises = parse_values("blur", blur_values), parse_values("noise", noise_values)
         progress = host.progress_callback()
-        cells = len(blurs) * len(noises)
         batch = image_to_numpy(image)
         grids = []
         with on_device(model, tile) as loaded:
             for index, pixels in enumerate(batch):
                 def step(done: int, total: int, index: int = index) -> None:
-                    progress(index * cells + done, len(batch) * cells)
+                    progress(index * total + done, len(batch) * total)
 
                 grids.append(modulation_grid(
                     loaded, pixels, blurs, noises, cell_size=cell_size, tile=tile, overlap=overlap, progress=step,

@@ -38,7 +38,11 @@ def test_root_entry_point_exports_what_comfyui_reads() -> None:
     spec = importlib.util.spec_from_file_location(
         "mmrealsr_pack_under_test", CHECKOUT / "__init__.py", submodule_search_locations=[str(CHECKOUT)])
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module  # as ComfyUI's loader does, so the pack's relative imports resolve
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(spec.name, None)
     assert set(module.NODE_CLASS_MAPPINGS) == set(module.NODE_DISPLAY_NAME_MAPPINGS)
     web = CHECKOUT / module.WEB_DIRECTORY
     for node_id, cls in module.NODE_CLASS_MAPPINGS.items():
