@@ -3,7 +3,7 @@
 Layout of ``<run>/checkpoints/``::
 
     iter_00001000/  generator.safetensors, generator_ema.safetensors, [discriminator.safetensors,]
-                    [pool.safetensors,] state.pt (optimizers, schedulers, RNG, iteration), config.json
+                    state.pt (optimizers, schedulers, per-process RNG and pair pool), config.json
     latest          one line: the folder name of the newest complete checkpoint
 
 A folder is written under a hidden temporary name and renamed only when every file is on disk;
@@ -39,9 +39,9 @@ class Checkpoint:
     iteration: int
     config: dict[str, Any]
     tensors: dict[str, dict[str, torch.Tensor]]
-    """Named state dicts stored as safetensors (generator, generator_ema, discriminator, pool)."""
+    """Named state dicts stored as safetensors (generator, generator_ema, discriminator)."""
     state: dict[str, Any]
-    """Everything else (optimizer/scheduler states, RNG states): torch.save, read back with weights_only."""
+    """Everything else (optimizer/scheduler states, RNG states, pools): torch.save, read back with weights_only."""
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,7 +1,7 @@
 """Training configuration as data: typed, frozen dataclasses read from TOML, strictly validated.
 
 A config file has one table per dataclass below (``[run]``, ``[model]``, ``[init]``, ``[data]``,
-``[degradation]``, ``[optim]``, ``[losses]``, ``[hub]``). Unknown keys and wrong types are errors
+``[degradation]``, ``[optim]``, ``[losses]``, ``[discriminator]``, ``[hub]``). Unknown keys and wrong types are errors
 that name the dotted key; ``--set section.key=value`` overrides are parsed as TOML values and
 checked the same way. The resolved config (after overrides) is stored in every checkpoint.
 """
@@ -67,14 +67,18 @@ class InitConfig:
 class DataConfig:
     train_dirs: tuple[str, ...] = ("/work/shared/data/train_hr",)
     """Folders searched recursively for HR training images."""
+    crop_size: int = 400
+    """Side of the random HR crop each image gives before synthesis (official: 400)."""
     gt_size: int = 192
-    """HR patch side fed to the network (LR patch = gt_size // 4)."""
+    """HR patch side fed to the network after the paired crop (LR patch = gt_size // 4)."""
+    rotations: bool = False
+    """Also rotate/flip vertically (8 orientations); the official recipe only flips horizontally."""
     batch_size: int = 6
     """Per process (per GPU)."""
     queue_size: int = 90
     """Training-pair pool per process; a multiple of batch_size (0 disables the pool)."""
     sharpen_gt: bool = True
-    """USM-sharpen the GT before synthesis (stage 1 ``gt_usm``)."""
+    """Synthesise the LQs from the USM-sharpened GT (stage 1 ``gt_usm``); stage 2 degrades the plain GT."""
     val_dir: str = "/work/shared/data/eval_paired/Set5"
     """Paired folder with HR/ and LR_x4/ for PSNR; empty disables PSNR validation."""
     val_sweep_dir: str = "/work/shared/data/eval_paired/Set5/HR"
@@ -114,6 +118,13 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class DiscriminatorConfig:
+    num_feat: int = 64
+    """U-Net discriminator width (official: 64); the smoke config shrinks it."""
+    skip_connection: bool = True
+
+
+@dataclass(frozen=True)
 class HubConfig:
     repo: str = ""
     """Push the final EMA generator here (same as ``--push-to-hub``)."""
@@ -132,6 +143,7 @@ class TrainConfig:
     """Passed to ``DegradationConfig(**degradation)``, which validates it."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     losses: LossConfig = field(default_factory=LossConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     hub: HubConfig = field(default_factory=HubConfig)
 
     @property
@@ -289,6 +301,10 @@ def _check(config: TrainConfig) -> None:
     if data.batch_size < 1 or data.gt_size < 16 or data.gt_size % 4:
         raise TrainingConfigError(
             f"data.batch_size must be >= 1 and data.gt_size a multiple of 4 >= 16, got {data.batch_size}, {data.gt_size}"
+        )
+    if data.crop_size < data.gt_size or data.crop_size % 4:
+        raise TrainingConfigError(
+            f"data.crop_size ({data.crop_size}) must be a multiple of 4 and at least data.gt_size ({data.gt_size})"
         )
     if data.queue_size and data.queue_size % data.batch_size:
         raise TrainingConfigError(

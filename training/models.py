@@ -57,4 +57,5 @@ def build_generator(config: TrainConfig) -> MMRealSR:
 
 
 def build_discriminator(config: TrainConfig) -> UNetDiscriminatorSN:
-    return UNetDiscriminatorSN(config.model.out_channels, 64).train()
+    d = config.discriminator
+    return UNetDiscriminatorSN(config.model.out_channels, d.num_feat, d.skip_connection).train()

@@ -1,0 +1,45 @@
+"""``mmrealsr train CONFIG``: run or resume a training run (single process, or under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "train",
+        help="train an MM-RealSR model (stage 1, stage 2, or the estimator alone)",
+        description=(
+            "Train from a TOML config (a path, or a bundled name such as mmrealsr_net_x4, mmrealsr_gan_x4, "
+            "estimator_only, finetune_from_realesrgan, smoke). Data parallel: "
+            "torchrun --nproc_per_node=N -m mmrealsr_plugin train CONFIG."
+        ),
+    )
+    parser.add_argument("config", help="TOML config file or bundled config name")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run's latest complete checkpoint (starts fresh if there is none)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value (TOML syntax), e.g. --set run.total_iter=1000; repeatable")
+    parser.add_argument("--push-to-hub", metavar="REPO",
+                        help="upload the final EMA weights with a model card to this Hub repo (hub.every: also periodically)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.config import load_config
+    from ..training.publish import push_checkpoint_every, push_final
+    from ..training.trainer import train
+
+    overrides = list(args.overrides)
+    if args.push_to_hub:
+        overrides.append(f'hub.repo="{args.push_to_hub}"')
+    config = load_config(args.config, overrides)
+    hook = push_checkpoint_every(config) if config.hub.repo and config.hub.every else None
+    exported = train(config, resume=args.resume, on_checkpoint=hook)
+    if exported is not None:
+        print(f"mmrealsr: trained weights written to {exported}")
+        if config.hub.repo:
+            url = push_final(config, Path(exported))
+            print(f"mmrealsr: pushed to {url}")
+    return 0

@@ -1,0 +1,438 @@
+"""The MM-RealSR trainer: both official stages and an estimator-only mode, in one readable loop.
+
+Single process::
+
+    mmrealsr train training/configs/mmrealsr_net_x4.toml
+    mmrealsr train training/configs/mmrealsr_net_x4.toml --resume --set run.total_iter=80000
+
+Data parallel on 4 GPUs of one node, or 2 nodes x 8 GPUs::
+
+    torchrun --standalone --nproc_per_node=4 -m mmrealsr_plugin train CONFIG
+    torchrun --nnodes=2 --nproc_per_node=8 --node_rank=0 --master_addr=HOST --master_port=29500 \
+        -m mmrealsr_plugin train CONFIG
+
+Stage ``net`` (stage 1): L1 on all 5 outputs (x1, x2, x3 and both anchors, against the same GT)
++ blur/noise ranking + anchor losses; the estimator learns jointly and its scores carry gradient.
+Stage ``gan`` (stage 2): L1 + perceptual + GAN with a U-Net discriminator; the estimator is frozen
+(its ranking/anchor losses are only logged). Stage ``estimator``: only the estimator, ranking +
+anchors. In all stages the anchors condition the trunk with the constants 0 (a_min) and 1 (a_max).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from ..archs.mmrealsr import MMRealSR
+from ..atomic import atomic_path
+from ..errors import CheckpointError
+from ..weights import save_safetensors
+from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig, config_from_dict
+from .distributed import DistInfo, setup_distributed, teardown_distributed
+from .ema import EMA
+from .losses import PerceptualLoss, estimator_losses, gan_loss
+from .models import build_discriminator, build_generator
+from .validation import estimator_sweep, list_images, paired_psnr
+from .vgg import load_vgg19
+
+RESUMABLE_CHANGES = {"run.total_iter", "run.log_every", "run.val_every", "run.checkpoint_every",
+                     "run.keep_checkpoints", "run.progress", "run.threads", "hub.repo", "hub.every", "hub.private"}
+"""Config keys that may differ between a checkpoint and the run that resumes it."""
+
+
+class GeneratorStep(nn.Module):
+    """Scores then restoration of the stacked 5-tuple, as one module so DDP sees a single forward.
+
+    The anchors (last 2B images) condition the trunk with constant scores 0 and 1, not their estimates.
+    """
+
+    def __init__(self, model: MMRealSR, frozen_estimator: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.frozen_estimator = frozen_estimator
+
+    def forward(self, lq: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad() if self.frozen_estimator else contextlib.nullcontext():
+            scores = self.model.estimate(lq)
+        if self.frozen_estimator:
+            scores = scores.detach()
+        anchors = torch.cat([scores.new_zeros(batch, scores.shape[1]), scores.new_ones(batch, scores.shape[1])])
+        condition = torch.cat([scores[: 3 * batch], anchors])
+        return self.model(lq, condition), scores
+
+
+def _flatten_state(state: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_state(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+class Trainer:
+    """Owns the models, optimizers, data source and run folder of one training process."""
+
+    def __init__(self, config: TrainConfig, dist_info: DistInfo | None = None) -> None:
+        self.config = config
+        self.dist = dist_info or setup_distributed(config.run.device)
+        self.device = self.dist.device
+        run = config.run
+        if run.threads and self.device.type == "cpu":
+            torch.set_num_threads(run.threads)
+        self.stage = run.stage
+        self.iteration = 0
+        self.out_dir = config.output_dir
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self._seed_everything(run.seed + self.dist.rank)
+
+        # Models: the same seed on every rank builds identical replicas (DDP also broadcasts rank 0's).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(run.seed)
+            self.generator = build_generator(config).to(self.device)
+        frozen = self.stage == "gan"
+        if frozen:
+            self.generator.de_net.requires_grad_(False)
+        self.ema = EMA(self.generator, config.optim.ema_decay) if config.optim.ema_decay > 0 else None
+        trainable = self.generator.de_net if self.stage == "estimator" else self.generator
+        self.opt_g = torch.optim.Adam(
+            [p for p in trainable.parameters() if p.requires_grad], lr=config.optim.lr_g,
+            betas=tuple(config.optim.betas), weight_decay=config.optim.weight_decay,  # type: ignore[arg-type]
+        )
+        self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, list(config.optim.milestones), config.optim.gamma)
+        step_module: nn.Module = self.generator.de_net if self.stage == "estimator" else GeneratorStep(self.generator, frozen)
+        self.step_module = DDP(step_module, device_ids=self._ddp_ids()) if self.dist.enabled else step_module
+
+        self.discriminator: nn.Module | None = None
+        if self.stage == "gan" and config.losses.gan > 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(run.seed + 1)
+                self.discriminator = build_discriminator(config).to(self.device)
+            self.d_step = DDP(self.discriminator, device_ids=self._ddp_ids()) if self.dist.enabled else self.discriminator
+            self.opt_d = torch.optim.Adam(
+                self.discriminator.parameters(), lr=config.optim.lr_d, betas=tuple(config.optim.betas),  # type: ignore[arg-type]
+                weight_decay=config.optim.weight_decay,
+            )
+            self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, list(config.optim.milestones), config.optim.gamma)
+        self.perceptual = None
+        if self.stage != "estimator" and config.losses.perceptual > 0:
+            layers = tuple(config.losses.perceptual_layers)
+            self.perceptual = PerceptualLoss(load_vgg19(layers, config.losses.vgg_weights), config.losses.perceptual_layers)
+            self.perceptual.to(self.device)
+
+        from .data_source import TrainingBatches
+
+        self.batches = TrainingBatches(config, seed=run.seed + 1000 * self.dist.rank)
+        self.autocast_dtype = torch.bfloat16 if run.precision == "bf16" and self.device.type == "cuda" else None
+        self._metrics_file = None
+        self._tensorboard = None
+
+    # ----------------------------------------------------------------------------------------------- set-up
+    def _ddp_ids(self) -> list[int] | None:
+        return [self.device.index] if self.device.type == "cuda" else None
+
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    # ------------------------------------------------------------------------------------------------- step
+    def train_step(self, lq5: torch.Tensor, gt_usm: torch.Tensor, gt_plain: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on a batch: lq5 (5, B, 3, h, w), GTs (B, 3, H, W). Returns loss values."""
+        cfg = self.config.losses
+        batch = lq5.shape[1]
+        lq = lq5.flatten(0, 1).to(self.device)
+        gt_usm, gt_plain = gt_usm.to(self.device), gt_plain.to(self.device)
+        logs: dict[str, torch.Tensor] = {}
+
+        if self.stage == "estimator":
+            with self._autocast():
+                scores = self.step_module(lq).float()
+            parts = estimator_losses(scores, batch, cfg.rank_margin)
+            total = cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
+            logs.update(parts)
+            self._optimize(self.opt_g, total)
+        else:
+            with self._autocast():
+                sr, scores = self.step_module(lq, batch)
+            sr, scores = sr.float(), scores.float()
+            parts = estimator_losses(scores, batch, cfg.rank_margin)
+            logs.update(parts)
+            l1_target = (gt_usm if cfg.l1_gt_usm else gt_plain).repeat(5, 1, 1, 1)
+            logs["l1"] = F.l1_loss(sr, l1_target)
+            total = cfg.l1 * logs["l1"]
+            if self.stage == "net":  # stage 2 logs the estimator losses but does not optimise them
+                total = total + cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
+            if self.perceptual is not None:
+                target = (gt_usm if cfg.perceptual_gt_usm else gt_plain).repeat(5, 1, 1, 1)
+                with self._autocast():
+                    logs["perceptual"] = self.perceptual(sr, target).float()
+                total = total + cfg.perceptual * logs["perceptual"]
+            if self.discriminator is not None:
+                self.discriminator.requires_grad_(False)
+                with self._autocast():
+                    logs["g_gan"] = gan_loss(self.discriminator(sr).float(), real=True)
+                total = total + cfg.gan * logs["g_gan"]
+            self._optimize(self.opt_g, total)
+            if self.discriminator is not None:
+                self.discriminator.requires_grad_(True)
+                real = (gt_usm if cfg.gan_gt_usm else gt_plain).repeat(5, 1, 1, 1)
+                with self._autocast():
+                    logits = self.d_step(torch.cat([real, sr.detach()])).float()
+                real_logits, fake_logits = logits.split(real.shape[0])
+                logs["d_real"] = gan_loss(real_logits, real=True)
+                logs["d_fake"] = gan_loss(fake_logits, real=False)
+                self._optimize(self.opt_d, logs["d_real"] + logs["d_fake"])
+                self.sched_d.step()
+        self.sched_g.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        logs["total"] = total
+        return {k: float(v.detach()) for k, v in logs.items()}
+
+    @staticmethod
+    def _optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    # ------------------------------------------------------------------------------------- checkpointing
+    @property
+    def export_model(self) -> MMRealSR:
+        """The weights meant for inference: the EMA when enabled."""
+        return self.ema.shadow if self.ema is not None else self.generator  # type: ignore[return-value]
+
+    def _rng_state(self) -> dict[str, Any]:
+        np_state = np.random.get_state()
+        state: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                      "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
+            "python": random.getstate(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def _set_rng_state(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        numpy = state["numpy"]
+        np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"],
+                             numpy["cached"]))
+        random.setstate(_as_tuple(state["python"]))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+    def _gather(self, local: Any) -> list[Any]:
+        """Every rank's ``local`` on every rank (a one-item list when not distributed)."""
+        if not self.dist.enabled:
+            return [local]
+        gathered: list[Any] = [None] * self.dist.world_size
+        dist.all_gather_object(gathered, local)
+        return gathered
+
+    def save(self) -> Path | None:
+        """Write a checkpoint; collective under torchrun (every rank's RNG and pool), only rank 0 writes."""
+        per_rank = self._gather({"rng": self._rng_state(), "data": self.batches.state_dict()})
+        if not self.dist.is_main:
+            return None
+        tensors = {"generator": self.generator.state_dict()}
+        if self.ema is not None:
+            tensors["generator_ema"] = self.ema.state_dict()
+        if self.discriminator is not None:
+            tensors["discriminator"] = self.discriminator.state_dict()
+        state: dict[str, Any] = {
+            "iteration": self.iteration, "world_size": self.dist.world_size,
+            "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict(),
+            "ranks": per_rank,
+        }
+        if self.discriminator is not None:
+            state["opt_d"], state["sched_d"] = self.opt_d.state_dict(), self.sched_d.state_dict()
+        checkpoint = Checkpoint(self.iteration, self.config.to_dict(), tensors, state)
+        return save_checkpoint(self.ckpt_dir, checkpoint, self.config.run.keep_checkpoints,
+                               self.config.model.to_dict())
+
+    def resume(self) -> bool:
+        """Load the latest complete checkpoint of this run; False when there is none yet."""
+        folder = latest_checkpoint(self.ckpt_dir)
+        if folder is None:
+            return False
+        ckpt = load_checkpoint(folder)
+        stored = _flatten_state(config_from_dict(ckpt.config).to_dict())
+        current = _flatten_state(self.config.to_dict())
+        changed = sorted(k for k in stored.keys() | current.keys()
+                         if stored.get(k) != current.get(k) and k not in RESUMABLE_CHANGES)
+        if changed:
+            raise CheckpointError(
+                f"{folder}: the config differs from the checkpoint's in {changed}; only {sorted(RESUMABLE_CHANGES)} "
+                "may change on --resume. Use the same config (the checkpoint's is in config.json) or a new run.name"
+            )
+        if ckpt.state["world_size"] != self.dist.world_size:
+            raise CheckpointError(
+                f"{folder} was written by {ckpt.state['world_size']} process(es) but this run has "
+                f"{self.dist.world_size}; the per-process data streams cannot be split differently. Resume with the "
+                "same torchrun size, or start a new run with init.generator set to the exported weights"
+            )
+        self.generator.load_state_dict(ckpt.tensors["generator"], strict=True)
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt.tensors["generator_ema"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(ckpt.tensors["discriminator"], strict=True)
+            self.opt_d.load_state_dict(ckpt.state["opt_d"])
+            self.sched_d.load_state_dict(ckpt.state["sched_d"])
+        self.opt_g.load_state_dict(ckpt.state["opt_g"])
+        self.sched_g.load_state_dict(ckpt.state["sched_g"])
+        mine = ckpt.state["ranks"][self.dist.rank]
+        self.batches.load_state_dict(mine["data"])
+        self._set_rng_state(mine["rng"])
+        self.iteration = ckpt.iteration
+        return True
+
+    def export(self, path: Path | None = None) -> Path:
+        """Write the inference weights (official key layout, config in the metadata) as safetensors."""
+        path = path or self.out_dir / "final" / f"{self.config.run.name}.safetensors"
+        return save_safetensors(
+            self.export_model.state_dict(), path, config=self.config.model.to_dict(),
+            metadata={"mmrealsr_training_iteration": str(self.iteration),
+                      "mmrealsr_training_config": json.dumps(self.config.to_dict(), sort_keys=True)},
+        )
+
+    # ----------------------------------------------------------------------------------- logging, val
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to metrics.jsonl (and TensorBoard scalars when it is installed)."""
+        if not self.dist.is_main:
+            return
+        if self._metrics_file is None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._metrics_file = (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8")
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tensorboard = SummaryWriter(str(self.out_dir / "tensorboard"))
+            except ImportError:
+                self._tensorboard = None
+        self._metrics_file.write(json.dumps(record, sort_keys=True) + "\n")
+        self._metrics_file.flush()
+        if self._tensorboard is not None and "iter" in record:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key != "iter":
+                    self._tensorboard.add_scalar(f"{record.get('event', 'train')}/{key}", value, record["iter"])
+
+    def validate(self) -> dict[str, float]:
+        data = self.config.data
+        model = self.export_model
+        was_training = model.training
+        model.eval()
+        result: dict[str, float] = {}
+        if data.val_dir and self.stage != "estimator":
+            result["psnr"] = paired_psnr(model, data.val_dir, self.device, data.val_max_images)
+        if data.val_sweep_dir:
+            sweep = estimator_sweep(model, list_images(data.val_sweep_dir, data.val_max_images), self.device)
+            result.update(sweep.to_dict())
+        model.train(was_training)
+        return result
+
+    def replica_digests(self) -> list[str]:
+        """sha256 of the generator weights on every rank (one entry when not distributed)."""
+        digest = hashlib.sha256()
+        for key, value in self.generator.state_dict().items():
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        mine = digest.hexdigest()
+        if not self.dist.enabled:
+            return [mine]
+        gathered: list[Any] = [None] * self.dist.world_size
+        dist.all_gather_object(gathered, mine)
+        return [str(d) for d in gathered]
+
+    # -------------------------------------------------------------------------------------------- loop
+    def fit(self, on_checkpoint: Any = None) -> Path | None:
+        """Train to ``run.total_iter``; returns the exported weights path on the main process."""
+        run = self.config.run
+        self.log({"event": "start", "iter": self.iteration, "config": self.config.to_dict(),
+                  "world_size": self.dist.world_size, "device": str(self.device)})
+        progress = None
+        if run.progress and self.dist.is_main:
+            from tqdm import tqdm
+
+            progress = tqdm(total=run.total_iter, initial=self.iteration, desc=f"{run.name} [{self.stage}]",
+                            unit="it", dynamic_ncols=True)
+        started = time.perf_counter()
+        while self.iteration < run.total_iter:
+            lq5, gt_usm, gt_plain = self.batches.next()
+            losses = self.train_step(lq5, gt_usm, gt_plain)
+            self.iteration += 1
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{losses['total']:.4f}")
+            if self.iteration % run.log_every == 0 or self.iteration == run.total_iter:
+                elapsed = time.perf_counter() - started
+                self.log({"event": "train", "iter": self.iteration, "lr": self.sched_g.get_last_lr()[0],
+                          "seconds": round(elapsed, 3), **losses})
+            if run.val_every and self.iteration % run.val_every == 0 and self.dist.is_main:
+                self.log({"event": "val", "iter": self.iteration, **self.validate()})
+            if run.checkpoint_every and self.iteration % run.checkpoint_every == 0:
+                saved = self.save()
+                if saved is not None and on_checkpoint is not None:
+                    on_checkpoint(self, saved)
+        if progress is not None:
+            progress.close()
+        digests = self.replica_digests()
+        self.log({"event": "replicas", "iter": self.iteration, "identical": len(set(digests)) == 1,
+                  "digests": digests})
+        if not run.checkpoint_every or self.iteration % run.checkpoint_every:
+            self.save()
+        if not self.dist.is_main:
+            return None
+        path = self.export()
+        self.log({"event": "export", "iter": self.iteration, "path": str(path)})
+        return path
+
+    def close(self) -> None:
+        if self._metrics_file is not None:
+            self._metrics_file.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def _as_tuple(value: Any) -> Any:
+    """random.setstate needs tuples where torch.load may give lists."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuple(v) for v in value)
+    return value
+
+
+def train(config: TrainConfig, resume: bool = False, on_checkpoint: Any = None) -> Path | None:
+    """Run (or continue) a training run; returns the exported EMA weights on the main process."""
+    dist_info = setup_distributed(config.run.device)
+    trainer = Trainer(config, dist_info)
+    try:
+        if resume and trainer.resume() and dist_info.is_main:
+            trainer.log({"event": "resume", "iter": trainer.iteration})
+        if dist_info.is_main:
+            with atomic_path(trainer.out_dir / "config.json") as part:
+                part.write_text(json.dumps(config.to_dict(), indent=2))
+        return trainer.fit(on_checkpoint)
+    finally:
+        trainer.close()
+        teardown_distributed()
