@@ -46,19 +46,25 @@ class TileConfig:
             )
 
 
-def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[int]:
-    """Start offsets of tiles of size ``tile`` covering ``[0, length)`` with at least ``overlap``.
+def tile_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[list[int], int]:
+    """Start offsets and the common size of the tiles covering ``[0, length)`` along one axis.
 
-    Starts are spread evenly and rounded down to multiples of ``align``; the last tile ends at
-    ``length``. ``tile <= 0`` or ``tile >= length`` gives a single tile.
+    The number of tiles is the fewest of at most ``tile`` pixels that overlap by ``overlap``; the
+    tiles are then shrunk to share the length evenly, so a 288-pixel side with 256-pixel tiles runs
+    two 160-pixel tiles (320 pixels of work), not two 256-pixel ones (512). Starts and size are
+    multiples of ``align`` (the model's pixel-unshuffle factor); the last tile ends at ``length``.
+    ``tile <= 0`` or ``tile >= length`` gives one tile of the whole length.
     """
+    if length % align:
+        raise ValueError(f"length {length} must be a multiple of align {align}; pad the image first")
     if tile <= 0 or tile >= length:
-        return [0]
+        return [0], length
     count = math.ceil((length - overlap) / (tile - overlap))
-    last = length - tile
-    starts = [round(i * last / (count - 1)) // align * align for i in range(count)]
-    starts[-1] = last // align * align
-    return sorted(set(starts))
+    size = math.ceil((length + (count - 1) * overlap) / count)
+    size = min(-(-size // align) * align, tile // align * align, length)
+    last = length - size
+    starts = sorted({round(i * last / (count - 1)) // align * align for i in range(count)} | {last})
+    return starts, size
 
 
 def _rise(x: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -68,9 +74,9 @@ def _rise(x: np.ndarray, center: float, width: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * t)
 
 
-def axis_weights(starts: list[int], tile: int, length: int, scale: int, overlap: int) -> list[np.ndarray]:
-    """Per-tile 1-D blend weights in output pixels; at every position they sum to one."""
-    ends = [min(s + tile, length) if tile > 0 else length for s in starts]
+def axis_weights(starts: list[int], size: int, length: int, scale: int, overlap: int) -> list[np.ndarray]:
+    """Per-tile 1-D blend weights in output pixels for tiles of ``size``; at every position they sum to one."""
+    ends = [min(s + size, length) for s in starts]
     ramp = overlap * scale / 2
     raw: list[np.ndarray] = []
     for i, (a, b) in enumerate(zip(starts, ends)):
@@ -99,10 +105,8 @@ def tiled_apply(
     if image.ndim != 4:
         raise ValueError(f"expected a (B, C, H, W) array, got shape {image.shape}")
     batch, _, height, width = image.shape
-    ys = tile_starts(height, config.tile, config.overlap, align)
-    xs = tile_starts(width, config.tile, config.overlap, align)
-    tile_h = config.tile if config.tile and len(ys) > 1 else height
-    tile_w = config.tile if config.tile and len(xs) > 1 else width
+    ys, tile_h = tile_layout(height, config.tile, config.overlap, align)
+    xs, tile_w = tile_layout(width, config.tile, config.overlap, align)
     wy = axis_weights(ys, tile_h, height, scale, config.overlap)
     wx = axis_weights(xs, tile_w, width, scale, config.overlap)
     total, done = len(ys) * len(xs), 0

@@ -6,25 +6,32 @@ import numpy as np
 import pytest
 import torch
 
-from mmrealsr_plugin.tiling import TileConfig, axis_weights, tile_starts, tiled_apply
+from mmrealsr_plugin.tiling import TileConfig, axis_weights, tile_layout, tiled_apply
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(100, 32, 8), (500, 256, 32), (257, 256, 32), (64, 64, 16),
                                                  (1000, 96, 48), (33, 16, 0)])
 @pytest.mark.parametrize("scale", [1, 4])
 def test_blend_weights_sum_to_one(length: int, tile: int, overlap: int, scale: int) -> None:
-    starts = tile_starts(length, tile, overlap)
-    assert starts[0] == 0 and min(starts[-1] + tile, length) == length
+    starts, size = tile_layout(length, tile, overlap)
+    assert starts[0] == 0 and starts[-1] + size == length and size <= max(tile, 0) or starts == [0]
     total = np.zeros(length * scale)
-    for start, weight in zip(starts, axis_weights(starts, tile, length, scale, overlap)):
+    for start, weight in zip(starts, axis_weights(starts, size, length, scale, overlap)):
         assert weight.min() >= 0
         total[start * scale : start * scale + weight.size] += weight
     np.testing.assert_allclose(total, 1.0, rtol=0, atol=1e-12)
 
 
-def test_tiles_overlap_by_at_least_the_requested_amount() -> None:
-    starts = tile_starts(1000, 128, 32)
-    assert all(b - a <= 128 - 32 for a, b in zip(starts, starts[1:]))
+@pytest.mark.parametrize("length,tile,overlap,align", [(1000, 128, 32, 1), (288, 256, 32, 1), (2048, 256, 32, 1),
+                                                      (300, 64, 16, 4), (98, 40, 8, 2)])
+def test_tiles_overlap_enough_and_share_the_work_evenly(length: int, tile: int, overlap: int, align: int) -> None:
+    starts, size = tile_layout(length, tile, overlap, align)
+    assert size <= tile and size % align == 0 and all(s % align == 0 for s in starts)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - overlap + align - 1 for a, b in zip(starts, starts[1:]))
+    fewest = -(-(length - overlap) // (tile - overlap))
+    assert len(starts) == fewest
+    assert len(starts) * size <= length + (len(starts) - 1) * overlap + len(starts) * align
 
 
 class PointwiseModel(torch.nn.Module):
