@@ -6,13 +6,14 @@ this run: ``torch_engine / spandrel`` (target <= 1.0), ``torch / onnx`` (target 
 achieved GFLOP/s of each restore path against a torch fp32 matmul peak (target >= 80%). FLOPs are
 counted with ``torch.utils.flop_counter`` on the meta device (no compute).
 
-    python bench/bench_backends.py --size 128 --repeats 3
-    python bench/bench_backends.py --size 512 --repeats 1 --no-warmup
+    python bench/bench_backends.py --size 128 --repeats 2
+    python bench/bench_backends.py --size 512 --repeats 1
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def count_flops(config, height: int, width: int, tile: int) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from mmrealsr_plugin.archs.mmrealsr import MMRealSR
-    from mmrealsr_plugin.tiling import tile_starts
+    from mmrealsr_plugin.tiling import tile_layout
 
     with torch.device("meta"):
         model = MMRealSR(config).eval()
@@ -42,9 +43,8 @@ def count_flops(config, height: int, width: int, tile: int) -> dict[str, float]:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model.estimate(torch.empty(1, 3, height, width, device="meta"))
     estimator = counter.get_total_flops()
-    ys, xs = tile_starts(height, tile, DEFAULT_OVERLAP), tile_starts(width, tile, DEFAULT_OVERLAP)
-    th = tile if tile and len(ys) > 1 else height
-    tw = tile if tile and len(xs) > 1 else width
+    ys, th = tile_layout(height, tile, DEFAULT_OVERLAP)
+    xs, tw = tile_layout(width, tile, DEFAULT_OVERLAP)
     generator = sum(gen_flops(min(th, height - y), min(tw, width - x)) for y in ys for x in xs)
     return {"estimator": float(estimator), "generator": float(generator)}
 
@@ -52,9 +52,9 @@ def count_flops(config, height: int, width: int, tile: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128, help="square input size in pixels")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first run (large sizes)")
+    parser.add_argument("--warmup-size", type=int, default=32, help="untimed first run of every variant at this size")
     parser.add_argument("--skip", nargs="*", default=[], help="variant names to leave out")
     args = parser.parse_args()
     benchlib.pin_threads(args.threads)
@@ -79,31 +79,36 @@ def main() -> None:
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
 
-    def spandrel_run() -> None:
+    def spandrel_run(img: np.ndarray) -> None:
         with torch.inference_mode():
-            reference(tensor)
+            reference(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)[None])))
 
-    def torch_raw() -> None:
+    def torch_raw(img: np.ndarray) -> None:
+        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)[None]))
         with torch.inference_mode():
-            module(tensor, module.estimate(tensor))
+            module(x, module.estimate(x))
 
     variants = {
         "spandrel": spandrel_run,
         "torch_module": torch_raw,
-        "torch_engine_tile0": lambda: engine.restore(torch_model, image, tile=0),
-        "onnx_engine_tile0": lambda: engine.restore(onnx_model, image, tile=0),
+        "torch_engine_tile0": lambda img: engine.restore(torch_model, img, tile=0),
+        "onnx_engine_tile0": lambda img: engine.restore(onnx_model, img, tile=0),
     }
     if size > DEFAULT_TILE:  # below it the default tiling is one tile, i.e. tile0
-        variants["torch_engine_default_tile"] = lambda: engine.restore(torch_model, image)
-        variants["onnx_engine_default_tile"] = lambda: engine.restore(onnx_model, image)
+        variants["torch_engine_default_tile"] = lambda img: engine.restore(torch_model, img)
+        variants["onnx_engine_default_tile"] = lambda img: engine.restore(onnx_model, img)
     variants = {k: v for k, v in variants.items() if k not in args.skip}
+    small = image[: args.warmup_size, : args.warmup_size]
+    for fn in variants.values():  # first-run allocations and lazy init, at a cheap size
+        fn(small)
 
     with torch.inference_mode():  # the two implementations agree on the same weights
-        ours = engine.restore(torch_model, image[:64, :64], tile=0).image
-        theirs = reference(tensor[:, :, :64, :64]).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        ours = engine.restore(torch_model, image[:32, :32], tile=0).image
+        theirs = reference(tensor[:, :, :32, :32]).clamp(0, 1)[0].permute(1, 2, 0).numpy()
     agreement = float(np.max(np.abs(ours - theirs)))
 
-    timings = benchlib.interleaved(variants, args.repeats, warmup=not args.no_warmup)
+    timings = benchlib.interleaved({k: functools.partial(fn, image) for k, fn in variants.items()}, args.repeats,
+                                   warmup=False)
     peak_after = benchlib.gemm_peak_gflops(args.threads)
     peak = max(peak_before, peak_after)
     config = module.config
@@ -132,7 +137,7 @@ def main() -> None:
         "threads": args.threads,
         "input": [size, size],
         "repeats": args.repeats,
-        "spandrel_vs_ours_max_abs_diff_64px": agreement,
+        "spandrel_vs_ours_max_abs_diff_32px": agreement,
         "gemm_peak_gflops": {"before": round(peak_before, 2), "after": round(peak_after, 2)},
         "timings": timings,
         "ratios_min_time": {k: round(v, 3) for k, v in ratios.items()},

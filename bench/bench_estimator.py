@@ -4,7 +4,7 @@ Raw estimator runs at a few sizes (no proxy), plus ``engine.estimate`` on a 2048
 which the engine estimates on a 1 MP area-downscaled proxy (``MMREALSR_ESTIMATE_MAX_PIXELS``) so
 its cost is bounded whatever the input size. Ratios are against torch in the same run.
 
-    python bench/bench_estimator.py --sizes 256 512 --repeats 3
+    python bench/bench_estimator.py --sizes 128 256 --repeats 2 --engine-size 0
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--engine-size", type=int, default=2048)
+    parser.add_argument("--engine-size", type=int, default=2048, help="engine.estimate input size; 0 skips it")
     args = parser.parse_args()
     benchlib.pin_threads(args.threads)
     os.environ.setdefault("MMREALSR_ONNX_CACHE", str(benchlib.MODEL_CACHE / "onnx"))
@@ -58,16 +58,18 @@ def main() -> None:
             "torch_over_onnx": round(timings["torch"]["min_s"] / timings["onnx"]["min_s"], 3),
             "timings": timings,
         })
-    big = np.random.default_rng(1).random((args.engine_size, args.engine_size, 3), dtype=np.float32)
-    proxy = benchlib.interleaved(
-        {"torch": lambda: engine.estimate(torch_model, big), "onnx": lambda: engine.estimate(onnx_model, big)},
-        1, warmup=False,
-    )
+    proxy = None
+    if args.engine_size:
+        big = np.random.default_rng(1).random((args.engine_size, args.engine_size, 3), dtype=np.float32)
+        proxy = benchlib.interleaved(
+            {"torch": lambda: engine.estimate(torch_model, big), "onnx": lambda: engine.estimate(onnx_model, big)},
+            1, warmup=False,
+        )
     benchlib.write_results("estimator", {
         "benchmark": "estimator time per megapixel, official-size random model, CPU",
         "command": " ".join(["python", "bench/bench_estimator.py", *sys.argv[1:]]),
         "machine": info, "threads": args.threads, "rows": rows,
-        "engine_estimate_with_1mp_proxy": {"input": args.engine_size, "timings": proxy},
+        "engine_estimate_with_1mp_proxy": proxy and {"input": args.engine_size, "timings": proxy},
     })
 
 

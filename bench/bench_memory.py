@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-DEFAULT_PLAN = ["tiny:256", "tiny:512", "tiny:1024", "tiny:2048", "tiny:4096", "official:256"]
+DEFAULT_PLAN = ["tiny:256", "tiny:512", "tiny:1024", "tiny:2048", "official:256", "tiny:4096"]
 BIG_SIZE_FREE_BYTES = 14 * 1024**3
 """4096x4096 needs about 10 GB; it is skipped (and reported) when the machine has less available."""
 
@@ -97,7 +97,7 @@ def main() -> None:
              "--threads", str(args.threads)], capture_output=True, text=True, env=env,
         )
         if done.returncode != 0:
-            skipped.append({"item": item, "why": done.stderr.strip().splitlines()[-1:]})
+            skipped.append({"item": item, "returncode": done.returncode, "why": done.stderr.strip().splitlines()[-1:]})
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
         row["increase_over_output"] = round(row["increase_bytes"] / row["output_bytes"], 3)
