@@ -5,6 +5,10 @@ by :mod:`mmrealsr_plugin.export.onnx`), and ``.safetensors``/``.pth`` weights wh
 name (``load_model(..., backend="onnx")`` or ``MMREALSR_BACKEND=onnx``): those are exported once
 into a cache folder keyed by the checkpoint's sha256 (``MMREALSR_ONNX_CACHE``).
 
+Hooks run before the torch backend's (``tryfirst``) so that ``MMREALSR_BACKEND=onnx`` wins for
+weights files. A ``.onnx`` pair runs at the precision it was exported with (``--fp16`` files are
+float16 inside, float32 at the interface), whatever ``precision`` asks.
+
 ``onnxruntime`` is imported only when a model is loaded, so this module (and the plugin
 manager) imports on machines without it.
 """
@@ -139,7 +143,7 @@ def _descriptor_from_graph(generator: Path, estimator: Path) -> tuple[ModelDescr
 def _graph_pair(path: Path) -> tuple[Path, Path] | None:
     from ..export.onnx import ESTIMATOR_SUFFIX, GENERATOR_SUFFIX, sibling_estimator
 
-    name = path.name.lower()
+    name = path.name
     if name.endswith(GENERATOR_SUFFIX):
         return path, sibling_estimator(path)
     if name.endswith(ESTIMATOR_SUFFIX):
@@ -153,7 +157,7 @@ def _graph_pair(path: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _cached_export(path: Path, precision: str) -> tuple[Path, Path, str]:
+def _cached_export(path: Path, precision: str) -> tuple[Path, Path]:
     """Export a weights file into the cache (once per checkpoint sha256 and precision)."""
     from ..export.onnx import FORMAT_VERSION, export_onnx, graph_paths
     from ..weights import read_state_dict
@@ -167,10 +171,10 @@ def _cached_export(path: Path, precision: str) -> tuple[Path, Path, str]:
     if not (generator.is_file() and estimator.is_file()):
         model = build_model(read_state_dict(path), str(path))
         export_onnx(model, folder, f"v{FORMAT_VERSION}", source_sha256=digest, precision=precision)  # type: ignore[arg-type]
-    return generator, estimator, digest
+    return generator, estimator
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def mmrealsr_backend_names() -> list[str]:
     return [NAME]
 
@@ -188,7 +192,7 @@ def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
         generator, estimator = pair
         descriptor, precision = _descriptor_from_graph(generator, estimator)
     else:
-        generator, estimator, _ = _cached_export(path, options.precision)
+        generator, estimator = _cached_export(path, options.precision)
         descriptor, precision = _descriptor_from_graph(generator, estimator)
         descriptor = ModelDescriptor(descriptor.config, str(path), descriptor.sha256, None)
     handle = OnnxHandle(generator, estimator, options.device, precision)
