@@ -94,6 +94,10 @@ class Trainer:
         run = config.run
         if run.threads and self.device.type == "cpu":
             torch.set_num_threads(run.threads)
+        if self.device.type == "cpu":
+            # Gradients and Adam moments of the 0.1-scaled dense blocks decay into denormal floats, which
+            # x86 CPUs process far slower: official-size CPU iterations went 28, 57, 73, 87 s before this, ~30 s flat after.
+            torch.set_flush_denormal(True)
         self.stage = run.stage
         self.iteration = 0
         self.out_dir = config.output_dir

@@ -87,6 +87,8 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
+    if np.ptp(y) == 0:  # constant scores carry no ranking (an untrained estimator): rho is undefined
+        return 0.0
     rho = spearmanr(x, y).statistic
     return 0.0 if not np.isfinite(rho) else float(rho)
 
