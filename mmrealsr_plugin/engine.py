@@ -208,12 +208,14 @@ def restore(
         rgb = np.pad(rgb, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
     out, used_tile = _run_restore(model, rgb, scores, tiling, progress, manager)
     scale = model.scale
-    out = np.clip(out[:, :, : height * scale, : width * scale], 0.0, 1.0)
+    # Channels-last view of the backend's output (no copy for tiled_apply's layout); clip in place.
+    result = out.transpose(0, 2, 3, 1)[:, : height * scale, : width * scale]
+    np.clip(result, 0.0, 1.0, out=result)
     target = (width * scale, height * scale)
     if outscale is not None and not math.isclose(outscale, scale):
         target = (max(1, round(width * outscale)), max(1, round(height * outscale)))
-        out = np.clip(_resize_nchw(out, target, Image.Resampling.LANCZOS), 0.0, 1.0)
-    result = out.transpose(0, 2, 3, 1)
+        resized = _resize_nchw(result.transpose(0, 3, 1, 2), target, Image.Resampling.LANCZOS)
+        result = np.clip(resized, 0.0, 1.0).transpose(0, 2, 3, 1)
     channels = batch.shape[-1]
     if channels in (1, 2):
         result = (result @ LUMA)[..., None]

@@ -62,7 +62,8 @@ def mmrealsr_restore(
     :class:`~mmrealsr_plugin.errors.BackendOutOfMemoryError` on device out-of-memory so the
     engine can retry with smaller tiles.
 
-    :returns: (B, 3, H*scale, W*scale) float32, or None when ``model.backend`` is not yours.
+    :returns: (B, 3, H*scale, W*scale) float32 (as ``tiled_apply`` returns it; the engine clips it
+        in place), or None when ``model.backend`` is not yours.
     """
     raise NotImplementedError
 

@@ -67,6 +67,10 @@ def tile_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[l
     return starts, size
 
 
+RAMP_FRACTION = 0.5
+"""Width of the blend ramp as a fraction of the overlap, centred in it."""
+
+
 def _rise(x: np.ndarray, center: float, width: float) -> np.ndarray:
     if width <= 0:
         return (x >= center).astype(np.float64)
@@ -77,7 +81,7 @@ def _rise(x: np.ndarray, center: float, width: float) -> np.ndarray:
 def axis_weights(starts: list[int], size: int, length: int, scale: int, overlap: int) -> list[np.ndarray]:
     """Per-tile 1-D blend weights in output pixels for tiles of ``size``; at every position they sum to one."""
     ends = [min(s + size, length) for s in starts]
-    ramp = overlap * scale / 2
+    ramp = overlap * scale * RAMP_FRACTION
     raw: list[np.ndarray] = []
     for i, (a, b) in enumerate(zip(starts, ends)):
         x = np.arange(a * scale, b * scale, dtype=np.float64) + 0.5
@@ -101,7 +105,11 @@ def tiled_apply(
     progress: ProgressFn | None = None,
     align: int = 1,
 ) -> np.ndarray:
-    """Upscale ``image`` (B, C, H, W float32) by ``scale`` through ``fn``, tile by tile."""
+    """Upscale ``image`` (B, C, H, W float32) by ``scale`` through ``fn``, tile by tile.
+
+    Returns (B, C', H*scale, W*scale) float32 whose memory is channels-last, so that
+    ``result.transpose(0, 2, 3, 1)`` (what image front-ends want) is contiguous without a copy.
+    """
     if image.ndim != 4:
         raise ValueError(f"expected a (B, C, H, W) array, got shape {image.shape}")
     batch, _, height, width = image.shape
@@ -110,8 +118,8 @@ def tiled_apply(
     wy = axis_weights(ys, tile_h, height, scale, config.overlap)
     wx = axis_weights(xs, tile_w, width, scale, config.overlap)
     total, done = len(ys) * len(xs), 0
-    out: np.ndarray | None = None
-    band: np.ndarray | None = None  # float64 rows [band_top, band_top + band.shape[2]) of the output
+    out: np.ndarray | None = None  # (B, H*scale, W*scale, C'), channels last
+    band: np.ndarray | None = None  # float64 output rows [band_top, band_top + band.shape[1]), channels last
     band_top = 0
     for row, y in enumerate(ys):
         y_end = min(y + tile_h, height)
@@ -123,24 +131,24 @@ def tiled_apply(
                 raise ValueError(f"tile function returned shape {result.shape}, expected (B, C, h, w) = {expected}")
             if out is None:
                 channels = result.shape[1]
-                out = np.empty((batch, channels, height * scale, width * scale), dtype=np.float32)
-                band = np.zeros((batch, channels, 0, width * scale), dtype=np.float64)
+                out = np.empty((batch, height * scale, width * scale, channels), dtype=np.float32)
+                band = np.zeros((batch, 0, width * scale, channels), dtype=np.float64)
             assert band is not None
             need = y_end * scale - band_top
-            if band.shape[2] < need:
-                grow = np.zeros((*band.shape[:2], need - band.shape[2], band.shape[3]), dtype=np.float64)
-                band = np.concatenate([band, grow], axis=2)
-            weight = wy[row][:, None] * wx[col][None, :]
+            if band.shape[1] < need:
+                grow = np.zeros((batch, need - band.shape[1], *band.shape[2:]), dtype=np.float64)
+                band = np.concatenate([band, grow], axis=1)
+            weight = (wy[row][:, None] * wx[col][None, :])[..., None]
             top = y * scale - band_top
-            band[:, :, top : top + result.shape[2], x * scale : x_end * scale] += result * weight
+            band[:, top : top + expected[1], x * scale : x_end * scale] += result.transpose(0, 2, 3, 1) * weight
             done += 1
             if progress is not None:
                 progress(done, total)
         assert out is not None and band is not None
         final_end = ys[row + 1] * scale if row + 1 < len(ys) else height * scale
         rows = final_end - band_top
-        out[:, :, band_top:final_end] = band[:, :, :rows]
-        band = band[:, :, rows:]
+        out[:, band_top:final_end] = band[:, :rows]
+        band = band[:, rows:]
         band_top = final_end
     assert out is not None
-    return out
+    return out.transpose(0, 3, 1, 2)

@@ -54,10 +54,19 @@ def build_model(state: StateDict, source: str) -> MMRealSR:
     return model.eval().requires_grad_(False)
 
 
+def _memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last on CPU and CUDA: the dense blocks' concatenations are cheap in that layout.
+
+    Measured (bench/bench_torch_layout.py): the official generator runs 1.5-2.9x faster on CPU
+    than in the default layout, where torch.cat took a fifth of each block; outputs agree to 2e-7.
+    """
+    return torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+
+
 def wrap_module(module: MMRealSR, descriptor: ModelDescriptor, options: LoadOptions) -> LoadedModel:
     """Put an in-memory network on its device and precision (used by training and tests too)."""
     device = resolve_device(options.device)
-    module = module.to(device=device, dtype=_DTYPES[options.precision]).eval()
+    module = module.to(device=device, dtype=_DTYPES[options.precision], memory_format=_memory_format(device)).eval()
     return LoadedModel(descriptor, NAME, str(device), options.precision, module)
 
 
@@ -79,7 +88,10 @@ def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
 def _tensor(model: LoadedModel, array: np.ndarray) -> torch.Tensor:
     module: MMRealSR = model.handle
     dtype = next(module.parameters()).dtype
-    return torch.from_numpy(array).to(device=model.device, dtype=dtype)
+    tensor = torch.from_numpy(array).to(device=model.device, dtype=dtype)
+    if tensor.dim() == 4:
+        tensor = tensor.contiguous(memory_format=_memory_format(tensor.device))
+    return tensor
 
 
 @hookimpl
