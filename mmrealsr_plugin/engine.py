@@ -19,7 +19,7 @@ from PIL import Image
 from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError
 from .plugins import get_plugin_manager
-from .tiling import ProgressFn, TileConfig
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
 from .types import LoadedModel, LoadOptions, Precision, Scores
 
 MIN_RETRY_TILE = 64
@@ -175,8 +175,8 @@ def restore(
     blur: float | None = None,
     noise: float | None = None,
     extrapolate: bool = False,
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
     outscale: float | None = None,
     progress: ProgressFn | None = None,
     manager: pluggy.PluginManager | None = None,

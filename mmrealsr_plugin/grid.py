@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .engine import check_score, restore
-from .tiling import ProgressFn
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn
 from .types import LoadedModel
 
 BACKGROUND = (24, 24, 24)
@@ -29,8 +29,8 @@ def modulation_grid(
     noise_values: Sequence[float] = (0.0, 0.5, 1.0),
     *,
     cell_size: int = 384,
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
     extrapolate: bool = False,
     progress: ProgressFn | None = None,
 ) -> np.ndarray:

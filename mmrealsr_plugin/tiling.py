@@ -28,12 +28,21 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after every tile; raising from it stops the run."""
 
 
+DEFAULT_TILE = 384
+"""Default tile size in input pixels. With the tail run in strips, one official-size tile of 384
+needs well under 1 GB on the CPU."""
+DEFAULT_OVERLAP = 64
+"""Default overlap. A GAN trunk's output near a tile edge depends on context it cannot see:
+measured on a real photo with Real-ESRGAN x4plus weights (bench/bench_tiling_seams.py), 32 px
+gave a 99th-percentile error of 7/255 around a seam, 48 px 4/255, 64 px 3/255."""
+
+
 @dataclass(frozen=True)
 class TileConfig:
     """Tile size and overlap in input pixels. ``tile=0`` processes the image in one piece."""
 
-    tile: int = 256
-    overlap: int = 32
+    tile: int = DEFAULT_TILE
+    overlap: int = DEFAULT_OVERLAP
 
     def __post_init__(self) -> None:
         if self.tile < 0 or (0 < self.tile < 16):

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..imageio import FORMATS_BY_SUFFIX
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..types import LoadedModel
 
 
@@ -27,8 +28,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def add_tile_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tiling")
-    group.add_argument("--tile", type=int, default=256, help="tile size in input pixels; 0 = whole image (default 256)")
-    group.add_argument("--overlap", type=int, default=32, help="tile overlap in input pixels (default 32)")
+    group.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                       help=f"tile size in input pixels; 0 = whole image (default {DEFAULT_TILE})")
+    group.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+                       help=f"tile overlap in input pixels (default {DEFAULT_OVERLAP})")
 
 
 def load_from_args(args: argparse.Namespace) -> LoadedModel:

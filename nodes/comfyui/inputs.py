@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mmrealsr_plugin.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
 from .model import MODEL_TYPE
 
 CATEGORY = "image/upscaling/MM-RealSR"
@@ -9,12 +11,12 @@ CATEGORY = "image/upscaling/MM-RealSR"
 IMAGE = ("IMAGE", {"tooltip": "The low-resolution image(s); every image of a batch gets its own scores."})
 MODEL = (MODEL_TYPE, {"tooltip": "An MM-RealSR model from Load MM-RealSR Model."})
 TILE = ("INT", {
-    "default": 256, "min": 0, "max": 4096, "step": 16,
+    "default": DEFAULT_TILE, "min": 0, "max": 4096, "step": 16,
     "tooltip": "Tile size in input pixels (0: whole image at once). Smaller tiles use less memory; "
                "scores stay fixed over all tiles, and a device out-of-memory halves the tile automatically.",
 })
 OVERLAP = ("INT", {
-    "default": 32, "min": 0, "max": 512, "step": 8,
+    "default": DEFAULT_OVERLAP, "min": 0, "max": 512, "step": 8,
     "tooltip": "Overlap between neighbouring tiles in input pixels (at most half the tile); hides seams.",
 })
 

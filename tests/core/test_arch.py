@@ -146,3 +146,14 @@ def test_pickled_code_is_refused(tmp_path: Path) -> None:
     torch.save({"params": random_model().state_dict(), "hook": np.float64}, path)  # a non-tensor global
     with pytest.raises(ModelLoadError, match="refused to load|not a readable"):
         read_state_dict(path)
+
+
+def test_tail_in_strips_matches_one_pass() -> None:
+    model = random_model()
+    x, scores = torch.rand(1, 3, 90, 20), torch.rand(1, 2)
+    with torch.no_grad():
+        stripped = model(x, scores)
+    with torch.enable_grad():
+        whole = model(x, scores)
+    assert stripped.shape == whole.shape == (1, 3, 360, 80)
+    assert (stripped - whole).abs().max().item() <= 1e-5

@@ -11,6 +11,12 @@ from .config import MMRealSRConfig
 from .estimator import DegradationEstimator
 
 
+TAIL_ROWS = 32
+"""Low-resolution rows per strip of the upsampling tail at inference."""
+TAIL_HALO = 2
+"""Extra rows of context on each side of a tail strip (the tail's receptive field is < 1 row)."""
+
+
 class MMRealSR(nn.Module):
     """Generator with its estimator; state-dict keys match the official checkpoints.
 
@@ -61,6 +67,27 @@ class MMRealSR(nn.Module):
         for block, modulation in zip(self.body, self.am_list):
             feat = modulation(block(feat), embedding)
         feat = feat0 + self.conv_body(feat)
+        if torch.is_grad_enabled() or feat.shape[2] <= TAIL_ROWS + 2 * TAIL_HALO:
+            return self._tail(feat)
+        return self._tail_in_strips(feat)
+
+    def _tail(self, feat: torch.Tensor) -> torch.Tensor:
+        """Upsampling tail: nearest x2, conv, nearest x2, conv, conv, conv (all at 2x/4x resolution)."""
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
+
+    def _tail_in_strips(self, feat: torch.Tensor) -> torch.Tensor:
+        """The tail in horizontal strips, for inference: its 4x-resolution activations dominate memory.
+
+        The tail's receptive field is under one low-resolution row, so strips with a two-row halo
+        give the same values as one pass (to float rounding) at a fraction of the peak memory.
+        """
+        height = feat.shape[2]
+        strips = []
+        for top in range(0, height, TAIL_ROWS):
+            bottom = min(top + TAIL_ROWS, height)
+            lo, hi = max(0, top - TAIL_HALO), min(height, bottom + TAIL_HALO)
+            out = self._tail(feat[:, :, lo:hi])
+            strips.append(out[:, :, 4 * (top - lo) : 4 * (bottom - lo)])
+        return torch.cat(strips, dim=2)

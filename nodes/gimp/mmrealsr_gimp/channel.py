@@ -68,7 +68,7 @@ class Knobs:
 
     blur: float | None = None
     noise: float | None = None
-    tile: int = 256
+    tile: int = 384  # mmrealsr_plugin.tiling.DEFAULT_TILE (GIMP's Python cannot import the library)
     model: str | None = None
 
 

@@ -184,7 +184,7 @@ class MMRealSRPlugIn(Gimp.PlugIn):
             output.add("new-layer", 1, "New layer", "Scale this image 4x and add the result above each layer")
             procedure.add_choice_argument("output", "O_utput", "Where the result goes", output, "new-image", RW)
             procedure.add_int_argument(
-                "tile-size", "_Tile size", "Tile size in input pixels (0: whole image at once)", 0, 8192, 256, RW
+                "tile-size", "_Tile size", "Tile size in input pixels (0: whole image at once)", 0, 8192, 384, RW
             )
             procedure.add_image_return_value("result", "Result", "The image holding the result", True, RW)
             for knob in ("blur", "noise"):
