@@ -9,6 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once, at import, while nothing else runs
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces ``target``.
@@ -27,6 +36,7 @@ def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the mode open() would
         if overwrite:
             os.replace(tmp, target)
         else:

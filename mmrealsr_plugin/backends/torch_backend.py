@@ -43,7 +43,7 @@ def build_model(state: StateDict, source: str) -> MMRealSR:
     stored = config_from_metadata(state.metadata)
     if stored is not None:
         declared = MMRealSRConfig.from_dict(stored)
-        if declared.estimator_downscales != config.estimator_downscales:
+        if declared.canonical() != config.canonical():
             config = declared  # strides are not visible in weights; trust the file's own config
     model = MMRealSR(config)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}

@@ -40,6 +40,7 @@ def test_detection_rebuilds_identical_modules(config: MMRealSRConfig) -> None:
     state = MMRealSR(config).state_dict()
     detected = detect_config(state)
     assert detected.scale == config.scale
+    assert detected == config.canonical() == detected.canonical()
     rebuilt = MMRealSR(detected)
     rebuilt.load_state_dict(state, strict=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Scale = Literal[1, 2, 4]
@@ -65,6 +65,26 @@ class MMRealSRConfig:
     def unshuffle(self) -> int:
         """Pixel-unshuffle factor applied before the trunk (4 // scale)."""
         return 4 // self.scale
+
+    def canonical(self) -> MMRealSRConfig:
+        """The same network with estimator stages merged where no layer separates them.
+
+        The official ``(64, 64, 64, 128) / (2, 2, 2, 2) / (1, 1, 2, 1)`` and key detection's
+        ``(64, 128) / (6, 2) / (2, 1)`` build identical modules; compare configs through this.
+        """
+        feats: list[int] = []
+        blocks: list[int] = []
+        downs: list[int] = []
+        for width, count, down in zip(self.estimator_feats, self.estimator_blocks, self.estimator_downscales):
+            if feats and downs[-1] == 1 and feats[-1] == width:
+                blocks[-1] += count
+                downs[-1] = down
+            else:
+                feats.append(width)
+                blocks.append(count)
+                downs.append(down)
+        return replace(self, estimator_feats=tuple(feats), estimator_blocks=tuple(blocks),
+                       estimator_downscales=tuple(downs))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
