@@ -29,7 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-DEFAULT_PLAN = ["tiny:256", "tiny:512", "tiny:1024", "tiny:2048", "official:256", "tiny:4096"]
+from mmrealsr_plugin.tiling import DEFAULT_TILE  # noqa: E402
+
+DEFAULT_PLAN = ["tiny:256", "tiny:512", "tiny:1024", "tiny:2048", "official:384", "tiny:4096"]
 BIG_SIZE_FREE_BYTES = 14 * 1024**3
 """4096x4096 needs about 10 GB; it is skipped (and reported) when the machine has less available."""
 
@@ -76,7 +78,7 @@ def _available_bytes() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", nargs="*", default=DEFAULT_PLAN, help="MODEL:SIZE items (tiny or official)")
-    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="memory", help="results file stem")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS)
