@@ -65,8 +65,9 @@ class InitConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    train_dirs: tuple[str, ...] = ("/work/shared/data/train_hr",)
-    """Folders searched recursively for HR training images."""
+    train_dirs: tuple[str, ...] = ("../shared/data/train_hr",)
+    """Folders searched recursively for HR training images; relative paths start at the working directory
+    (the default is the data folder beside this repository)."""
     crop_size: int = 400
     """Side of the random HR crop each image gives before synthesis (official: 400)."""
     gt_size: int = 192
@@ -79,9 +80,9 @@ class DataConfig:
     """Training-pair pool per process; a multiple of batch_size (0 disables the pool)."""
     sharpen_gt: bool = True
     """Synthesise the LQs from the USM-sharpened GT (stage 1 ``gt_usm``); stage 2 degrades the plain GT."""
-    val_dir: str = "/work/shared/data/eval_paired/Set5"
+    val_dir: str = "../shared/data/eval_paired/Set5"
     """Paired folder with HR/ and LR_x4/ for PSNR; empty disables PSNR validation."""
-    val_sweep_dir: str = "/work/shared/data/eval_paired/Set5/HR"
+    val_sweep_dir: str = "../shared/data/eval_paired/Set5/HR"
     """Clean HR images for the estimator monotonicity sweep; empty disables it."""
     val_max_images: int = 5
 

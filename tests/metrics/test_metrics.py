@@ -10,7 +10,7 @@ import pytest
 
 from mmrealsr_plugin import metrics
 
-DATA = Path(os.environ.get("MMREALSR_DATA_DIR", "/work/shared/data"))
+DATA = Path(os.environ.get("MMREALSR_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 PRISTINE = DATA / "metrics" / "niqe_pris_params.npz"
 BABOON = DATA / "eval_paired" / "Set14" / "HR" / "img_001.png"
 

@@ -21,7 +21,7 @@ from mmrealsr_plugin.training.losses import (
 from mmrealsr_plugin.training.vgg import CONV_INDEX, VGG19Features, load_vgg19
 from mmrealsr_plugin.weights import save_safetensors
 
-REFERENCE = Path("/work/shared/reference/discriminator_state_dict_keys.tsv")
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "discriminator_state_dict_keys.tsv"
 
 
 def test_ranking_loss_is_a_hinge_with_margin() -> None:
