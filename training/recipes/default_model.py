@@ -55,10 +55,10 @@ class RecipeConfig:
     seed: int = 0
     threads: int = 2
     # stage 1: estimator
-    est_iters: int = 130
+    est_iters: int = 110
     est_batch: int = 8
     est_lr_patch: int = 32
-    est_lr: float = 1e-3
+    est_lr: float = 5e-4
     est_margin: float = 0.05
     est_rank_weight: float = 1.0
     est_anchor_weight: float = 0.5
@@ -69,7 +69,7 @@ class RecipeConfig:
     mod_cache_batches: int = 32
     mod_batch: int = 4
     mod_lr_patch: int = 20
-    mod_iters: int = 400
+    mod_iters: int = 300
     mod_lr: float = 5e-4
 
 
