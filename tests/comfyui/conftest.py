@@ -176,7 +176,7 @@ def populate(base: Path) -> None:
     save_file({"conv.weight": np.ones((3, 3, 3, 3), np.float32)}, str(foreign))
     (base / "input").mkdir()
     save_png(sample_image(40, 48, seed=1), base / "input" / FILES["image"])
-    save_png(sample_image(512, 512, seed=2), base / "input" / FILES["big"])
+    save_png(sample_image(1024, 2048, seed=2), base / "input" / FILES["big"])  # 8192 tiles of 16 px
     save_png(sample_image(40, 48, seed=4) * 0.1, base / "input" / FILES["dark"])
     rgb = sample_image(36, 44, seed=3)
     alpha = np.clip(np.linspace(-0.5, 1.5, 44, dtype=np.float32)[None, :, None].repeat(36, axis=0), 0, 1)
