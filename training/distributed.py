@@ -51,6 +51,11 @@ def setup_distributed(requested_device: str) -> DistInfo:
     return DistInfo(rank, world_size, local_rank, device)
 
 
-def teardown_distributed() -> None:
+def teardown_distributed(wait_for_peers: bool = True) -> None:
+    """Leave the process group. After a successful run, first wait for every rank (rank 0 writes last):
+    a rank that destroyed its gloo group while a peer was still busy aborted with "terminate called
+    without an active exception". After a failure, do not wait: the peers may never arrive."""
     if dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
         dist.destroy_process_group()

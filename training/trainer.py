@@ -430,13 +430,16 @@ def train(config: TrainConfig, resume: bool = False, on_checkpoint: Any = None) 
     """Run (or continue) a training run; returns the exported EMA weights on the main process."""
     dist_info = setup_distributed(config.run.device)
     trainer = Trainer(config, dist_info)
+    finished = False
     try:
         if resume and trainer.resume() and dist_info.is_main:
             trainer.log({"event": "resume", "iter": trainer.iteration})
         if dist_info.is_main:
             with atomic_path(trainer.out_dir / "config.json") as part:
                 part.write_text(json.dumps(config.to_dict(), indent=2))
-        return trainer.fit(on_checkpoint)
+        exported = trainer.fit(on_checkpoint)
+        finished = True
+        return exported
     finally:
         trainer.close()
-        teardown_distributed()
+        teardown_distributed(wait_for_peers=finished)
