@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..archs.mmrealsr import MMRealSRConfig
-from ..archs.mmrealsr.blocks import RRDB, _conv3x3
+from ..archs.mmrealsr.blocks import RRDB, UpsamplingTail, _conv3x3
 from ..errors import ConversionError
 
 HEAD_KEY = "conv_first"
@@ -54,7 +54,7 @@ def rrdb_config(trunk: Mapping[str, torch.Tensor]) -> MMRealSRConfig:
     )
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(UpsamplingTail, nn.Module):
     """Plain RRDBNet (no modulation, no estimator) with the same state-dict keys as MM-RealSR's trunk."""
 
     def __init__(self, config: MMRealSRConfig) -> None:
@@ -64,20 +64,13 @@ class RRDBNet(nn.Module):
         self.conv_first = _conv3x3(config.in_channels * config.unshuffle**2, feat)
         self.body = nn.Sequential(*(RRDB(feat, config.num_grow_ch) for _ in range(config.num_block)))
         self.conv_body = _conv3x3(feat, feat)
-        self.conv_up1 = _conv3x3(feat, feat)
-        self.conv_up2 = _conv3x3(feat, feat)
-        self.conv_hr = _conv3x3(feat, feat)
-        self.conv_last = _conv3x3(feat, config.out_channels)
-        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        self._init_tail(feat, config.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.unshuffle > 1:
             x = F.pixel_unshuffle(x, self.config.unshuffle)
         feat0 = self.conv_first(x)
-        feat = feat0 + self.conv_body(self.body(feat0))
-        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
+        return self._tail(feat0 + self.conv_body(self.body(feat0)))
 
     @classmethod
     def from_trunk(cls, trunk: Mapping[str, torch.Tensor]) -> RRDBNet:

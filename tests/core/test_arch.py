@@ -32,6 +32,7 @@ def test_official_layout_matches_reference_key_list() -> None:
         rows = [line.split("\t") for line in REFERENCE.read_text().splitlines() if line.strip()]
         expected = {key: tuple(int(v) for v in shape.strip("()").split(",") if v.strip()) for key, shape in rows}
         assert {k: tuple(v.shape) for k, v in state.items()} == expected
+        assert list(state) == list(expected), "state-dict order differs from the official one"
 
 
 @pytest.mark.parametrize("config", [OFFICIAL_CONFIG, TINY_CONFIG, MMRealSRConfig(scale=2, **{

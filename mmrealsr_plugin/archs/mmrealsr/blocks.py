@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def _conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
@@ -73,3 +74,29 @@ class AffineModulation(nn.Module):
         params = self.fc(embedding).view(-1, 2 * self.num_feat, 1, 1)
         gamma, beta = params[:, : self.num_feat], params[:, self.num_feat :]
         return feat * (1 + gamma) + beta
+
+
+class UpsamplingTail:
+    """The x4 tail of ESRGAN-style RRDB networks (nearest x2, conv, nearest x2, conv, conv, conv).
+
+    A mixin for ``nn.Module`` subclasses, so the layers keep their top-level state-dict names
+    (``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``) in MM-RealSR and in a plain RRDBNet.
+    """
+
+    conv_up1: nn.Conv2d
+    conv_up2: nn.Conv2d
+    conv_hr: nn.Conv2d
+    conv_last: nn.Conv2d
+    lrelu: nn.LeakyReLU
+
+    def _init_tail(self, num_feat: int, out_channels: int) -> None:
+        self.conv_up1 = _conv3x3(num_feat, num_feat)
+        self.conv_up2 = _conv3x3(num_feat, num_feat)
+        self.conv_hr = _conv3x3(num_feat, num_feat)
+        self.conv_last = _conv3x3(num_feat, out_channels)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+
+    def _tail(self, feat: torch.Tensor) -> torch.Tensor:
+        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import RRDB, AffineModulation, _conv3x3
+from .blocks import RRDB, AffineModulation, UpsamplingTail, _conv3x3
 from .config import MMRealSRConfig
 from .estimator import DegradationEstimator
 
@@ -17,7 +17,7 @@ TAIL_HALO = 2
 """Extra rows of context on each side of a tail strip (the tail's receptive field is < 1 row)."""
 
 
-class MMRealSR(nn.Module):
+class MMRealSR(UpsamplingTail, nn.Module):
     """Generator with its estimator; state-dict keys match the official checkpoints.
 
     ``forward(x, scores)`` restores ``x`` with explicit scores of shape (B, 2) = [blur, noise];
@@ -37,11 +37,7 @@ class MMRealSR(nn.Module):
             AffineModulation(config.embed_dim, config.modulation_hidden, feat) for _ in range(config.num_block)
         )
         self.conv_body = _conv3x3(feat, feat)
-        self.conv_up1 = _conv3x3(feat, feat)
-        self.conv_up2 = _conv3x3(feat, feat)
-        self.conv_hr = _conv3x3(feat, feat)
-        self.conv_last = _conv3x3(feat, config.out_channels)
-        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        self._init_tail(feat, config.out_channels)
         self.de_net = DegradationEstimator(config)
         self.dd_embed = nn.Sequential(nn.Linear(config.num_degradation, config.embed_dim), nn.ReLU(inplace=True))
 
@@ -70,12 +66,6 @@ class MMRealSR(nn.Module):
         if torch.is_grad_enabled() or feat.shape[2] <= TAIL_ROWS + 2 * TAIL_HALO:
             return self._tail(feat)
         return self._tail_in_strips(feat)
-
-    def _tail(self, feat: torch.Tensor) -> torch.Tensor:
-        """Upsampling tail: nearest x2, conv, nearest x2, conv, conv, conv (all at 2x/4x resolution)."""
-        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
     def _tail_in_strips(self, feat: torch.Tensor) -> torch.Tensor:
         """The tail in horizontal strips, for inference: its 4x-resolution activations dominate memory.
