@@ -41,7 +41,10 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
 
 
 def expand_inputs(items: list[str], recursive: bool = False) -> list[Path]:
-    """Files, folders (their images) and glob patterns, in a stable order, without duplicates."""
+    """Files, folders (their images) and glob patterns, in a stable order, without duplicates.
+
+    Finding nothing at all is an error (FileNotFoundError), so every command reports it the same way.
+    """
     found: list[Path] = []
     for item in items:
         path = Path(item).expanduser()
@@ -58,4 +61,6 @@ def expand_inputs(items: list[str], recursive: bool = False) -> list[Path]:
     unique: dict[Path, None] = {}
     for path in found:
         unique.setdefault(path, None)
+    if not unique:
+        raise FileNotFoundError(f"no input images found in {items}")
     return list(unique)

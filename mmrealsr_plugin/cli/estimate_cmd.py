@@ -23,8 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs, args.recursive)
-    if not inputs:
-        raise FileNotFoundError(f"no input images found in {args.inputs}")
     model = load_from_args(args)
     results: list[dict[str, object]] = []
     failed = 0

@@ -49,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     check_score("noise", args.noise, args.extrapolate)
     check_score("blur", args.blur, args.extrapolate)
     inputs = expand_inputs(args.inputs, args.recursive)
-    if not inputs:
-        raise FileNotFoundError(f"no input images found in {args.inputs}")
     model = load_from_args(args)
     failures: list[tuple[Path, str]] = []
     written = 0
