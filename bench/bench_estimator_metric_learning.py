@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--gt-size", type=int, default=192, help="HR crop side (the LR patch is a quarter)")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--ema", type=float, default=0.99, help="EMA decay (0.999 lags too far behind a short run)")
+    parser.add_argument("--factor-rank", type=float, default=0.01,
+                        help="weight of the single-factor contrast pairs (training/contrast.py); 0 = official recipe only")
     parser.add_argument("--feats", default="64,64,64,128",
                         help="estimator stage widths (official 64,64,64,128; e.g. 16,16,16,32 for a quick CPU run)")
     parser.add_argument("--hidden", type=int, default=512, help="estimator head width (official 512)")
@@ -48,7 +50,7 @@ def main() -> None:
             f"run.total_iter={args.iters}", "run.checkpoint_every=0", "run.val_every=0", "run.log_every=50",
             f'data.train_dirs=["{args.train_dir}"]', f"data.crop_size={args.gt_size}", f"data.gt_size={args.gt_size}",
             f"data.batch_size={args.batch}", f"data.queue_size={args.batch * 5}", f"optim.lr_g={args.lr}",
-            f"optim.ema_decay={args.ema}", f"model.estimator_feats=[{args.feats}]",
+            f"optim.ema_decay={args.ema}", f"losses.factor_rank={args.factor_rank}", f"model.estimator_feats=[{args.feats}]",
             f"model.estimator_hidden={args.hidden}",
         ])
         trainer = Trainer(config)
@@ -74,7 +76,7 @@ def main() -> None:
         trainer.close()
     print(json.dumps({
         "benchmark": "estimator_metric_learning_cpu", "estimator_feats": args.feats, "estimator_hidden": args.hidden,
-        "lr": args.lr, "iters": args.iters, "batch": args.batch, "gt_size": args.gt_size,
+        "lr": args.lr, "factor_rank": args.factor_rank, "iters": args.iters, "batch": args.batch, "gt_size": args.gt_size,
         "train_seconds": round(train_seconds, 1), "eval_images": len(eval_images), "eval_dir": args.eval_dir,
         "before": before.to_dict(), "after_ema": after.to_dict(), "after_raw": raw.to_dict(),
         "blur_scores_first_image": [round(v, 4) for v in after.blur_scores[0]],

@@ -44,6 +44,9 @@ class RunConfig:
     """bf16 autocast on CUDA; ignored (fp32) on CPU, where bf16 autocast is slow and inexact."""
     threads: int = 0
     """torch intra-op threads on CPU; 0 leaves the torch default."""
+    time_limit_minutes: float = 0.0
+    """Stop early, after the iteration that passes this many minutes of training, with the usual final
+    checkpoint and export (0: no limit). For rented machines; ``--resume`` continues to ``total_iter``."""
     log_every: int = 100
     val_every: int = 5_000
     checkpoint_every: int = 5_000
@@ -60,6 +63,10 @@ class InitConfig:
     """Real-ESRGAN x4plus ncnn ``.param`` file: initialises the RRDB trunk (fine-tuning)."""
     realesrgan_ncnn_bin: str = ""
     identity_modulation: bool = False
+    reinit_estimator: Literal["", "official", "pytorch"] = ""
+    """Re-initialise the estimator after loading: "official" (kaiming x 0.1, zero bias), "pytorch" (the layers'
+    default init), or "" (keep what the source gives). With the official init the scores start constant at
+    0.5 and metric learning alone stays there for hundreds of iterations (measured); the PyTorch init learns."""
     """Zero the last Linear of every modulation MLP so the trunk starts as the plain RRDBNet."""
 
 
@@ -85,6 +92,9 @@ class DataConfig:
     val_sweep_dir: str = "../shared/data/eval_paired/Set5/HR"
     """Clean HR images for the estimator monotonicity sweep; empty disables it."""
     val_max_images: int = 5
+    synthesis_device: Literal["cpu", "train"] = "cpu"
+    """Where the degradations run: the CPU (bit-exact resume, any machine) or the training device (``train``:
+    the GPU, so synthesis keeps pace with it; random draws still come from the CPU generator)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,9 @@ class OptimConfig:
     gamma: float = 0.5
     ema_decay: float = 0.999
     """0 disables the EMA (the exported weights are then the raw generator)."""
+    freeze: tuple[str, ...] = ()
+    """Generator modules kept fixed, by state-dict prefix (e.g. ["conv_first", "body", "conv_body"] trains
+    only the modulations, embedding and tail); stage ``gan`` always freezes ``de_net``."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,9 @@ class LossConfig:
     rank: float = 0.01
     rank_margin: float = 0.05
     anchor: float = 1e-4
+    factor_rank: float = 0.0
+    """Weight of the single-factor contrast pairs (training/contrast.py: blur, noise and JPEG each alone at two
+    severities, on the x1 and a_min images); 0 is the official recipe. Stages ``estimator`` and ``net``."""
     perceptual: float = 0.0
     perceptual_gt_usm: bool = True
     perceptual_layers: dict[str, float] = field(
@@ -325,3 +341,5 @@ def _check(config: TrainConfig) -> None:
     DegradationConfig.from_dict(config.degradation)  # raises TrainingConfigError naming the bad key
     if run.stage == "estimator" and (losses.perceptual or losses.gan):
         raise TrainingConfigError("run.stage = 'estimator' trains only the estimator; set losses.perceptual and losses.gan to 0")
+    if run.stage == "gan" and losses.factor_rank:
+        raise TrainingConfigError("losses.factor_rank trains the estimator, which stage 'gan' freezes; set it to 0")

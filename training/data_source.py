@@ -16,9 +16,13 @@ from .degradations import DegradationConfig, DegradationPipeline
 
 
 class TrainingBatches:
-    """``next()`` gives (lq5 (5, B, 3, h, w), gt_usm (B, 3, H, W), gt_plain (B, 3, H, W)) on the CPU."""
+    """``next()`` gives (lq5 (5, B, 3, h, w), gt_usm (B, 3, H, W), gt_plain (B, 3, H, W)) on ``device``.
 
-    def __init__(self, config: TrainConfig, seed: int) -> None:
+    ``device`` is where the synthesis runs (the CPU unless ``data.synthesis_device = "train"``); images are
+    decoded and cropped on the CPU either way.
+    """
+
+    def __init__(self, config: TrainConfig, seed: int, device: torch.device | None = None) -> None:
         data = config.data
         self.batch_size = data.batch_size
         self.gt_size = data.gt_size
@@ -28,9 +32,10 @@ class TrainingBatches:
         self.pipeline = DegradationPipeline(DegradationConfig.from_dict(config.degradation), scale=4)
         self.pool = PairPool(data.queue_size, data.batch_size, seed=seed) if data.queue_size else None
         self.generator = torch.Generator().manual_seed(seed)
+        self.device = device or torch.device("cpu")
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        gt = self.dataset.sample_batch(self.batch_size, self.generator)
+        gt = self.dataset.sample_batch(self.batch_size, self.generator).to(self.device)
         # The L1/perceptual targets are always the sharpened GT; whether the LQs are synthesised from it
         # (stage 1, gt_usm) or from the plain GT (stage 2) is the config's choice.
         out = self.pipeline(gt, self.generator, sharpen_gt=True, degrade_sharpened=self.sharpen_gt)

@@ -21,8 +21,10 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         current = dict(model.named_parameters())
-        for name, param in self.shadow.named_parameters():
-            param.lerp_(current[name].detach(), 1.0 - self.decay)
+        names = [name for name, _ in self.shadow.named_parameters()]
+        shadow = dict(self.shadow.named_parameters())
+        # one fused update instead of ~900 small ones (the EMA was a visible share of a GPU step)
+        torch._foreach_lerp_([shadow[n] for n in names], [current[n].detach() for n in names], 1.0 - self.decay)
         current_buffers = dict(model.named_buffers())
         for name, buf in self.shadow.named_buffers():
             buf.copy_(current_buffers[name])

@@ -12,15 +12,17 @@ from .config import TrainConfig
 from .discriminator import UNetDiscriminatorSN
 
 
-def official_init_(model: MMRealSR, scale: float = 0.1) -> MMRealSR:
+def official_init_(
+    model: MMRealSR, scale: float = 0.1, parts: tuple[str, ...] = ("body", "am_list", "dd_embed", "de_net")
+) -> MMRealSR:
     """Kaiming-normal x 0.1 with zero bias for the dense blocks, modulations, embedding and estimator.
 
     The small scale keeps the 23 residual-in-residual blocks close to the identity at the start,
     which is what makes training from scratch stable; other layers keep the PyTorch default.
     """
     with torch.no_grad():
-        for part in (model.body, model.am_list, model.dd_embed, model.de_net):
-            for layer in part.modules():
+        for part in parts:
+            for layer in getattr(model, part).modules():
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
                     nn.init.kaiming_normal_(layer.weight)
                     layer.weight.mul_(scale)
@@ -40,7 +42,7 @@ def build_generator(config: TrainConfig) -> MMRealSR:
     elif init.generator:
         state = read_state_dict(init.generator).tensors
         found = detect_config(state)
-        if found != config.model:
+        if found.canonical() != config.model.canonical():
             raise ModelLoadError(
                 f"init.generator {init.generator!r} has architecture {found.to_dict()}, but [model] asks for "
                 f"{config.model.to_dict()}; make [model] match the file"
@@ -53,6 +55,12 @@ def build_generator(config: TrainConfig) -> MMRealSR:
         from ..convert.realesrgan_init import identity_modulation_
 
         identity_modulation_(model)
+    if init.reinit_estimator == "official":
+        official_init_(model, parts=("de_net",))
+    elif init.reinit_estimator == "pytorch":
+        for layer in model.de_net.modules():
+            if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                layer.reset_parameters()
     return model.train()
 
 

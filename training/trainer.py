@@ -37,18 +37,19 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..archs.mmrealsr import MMRealSR
 from ..atomic import atomic_path
-from ..errors import CheckpointError
+from ..errors import CheckpointError, TrainingConfigError
 from ..weights import save_safetensors
 from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_dict
 from .distributed import DistInfo, setup_distributed, teardown_distributed
 from .ema import EMA
-from .losses import PerceptualLoss, estimator_losses, gan_loss
+from .contrast import FactorPairs, single_factor_pairs
+from .losses import PerceptualLoss, estimator_losses, gan_loss, ranking_loss
 from .models import build_discriminator, build_generator
 from .validation import estimator_sweep, list_images, paired_psnr
 from .vgg import load_vgg19
 
-RESUMABLE_CHANGES = {"run.total_iter", "run.log_every", "run.val_every", "run.checkpoint_every",
+RESUMABLE_CHANGES = {"run.total_iter", "run.time_limit_minutes", "run.log_every", "run.val_every", "run.checkpoint_every",
                      "run.keep_checkpoints", "run.progress", "run.threads", "hub.repo", "hub.every", "hub.private"}
 """Config keys that may differ between a checkpoint and the run that resumes it."""
 
@@ -64,9 +65,14 @@ class GeneratorStep(nn.Module):
         self.model = model
         self.frozen_estimator = frozen_estimator
 
-    def forward(self, lq: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, lq: torch.Tensor, batch: int, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Restore ``lq`` (5B images); return the SR and the scores of ``lq`` followed by those of ``extra``
+        (images only scored, e.g. the single-factor contrast pairs)."""
+        scored = lq if extra is None else torch.cat([lq, extra])
         with torch.no_grad() if self.frozen_estimator else contextlib.nullcontext():
-            scores = self.model.estimate(lq)
+            scores = self.model.estimate(scored)
         if self.frozen_estimator:
             scores = scores.detach()
         anchors = torch.cat([scores.new_zeros(batch, scores.shape[1]), scores.new_ones(batch, scores.shape[1])])
@@ -107,10 +113,12 @@ class Trainer:
         # Models: the same seed on every rank builds identical replicas (DDP also broadcasts rank 0's).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(run.seed)
-            self.generator = build_generator(config).to(self.device)
+            # channels-last: the convolution layout oneDNN and cuDNN (bf16 tensor cores) run fastest
+            self.generator = build_generator(config).to(self.device, memory_format=torch.channels_last)
         frozen = self.stage == "gan"
         if frozen:
             self.generator.de_net.requires_grad_(False)
+        _freeze(self.generator, config.optim.freeze)
         self.ema = EMA(self.generator, config.optim.ema_decay) if config.optim.ema_decay > 0 else None
         trainable = self.generator.de_net if self.stage == "estimator" else self.generator
         self.opt_g = torch.optim.Adam(
@@ -125,7 +133,7 @@ class Trainer:
         if self.stage == "gan" and config.losses.gan > 0:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(run.seed + 1)
-                self.discriminator = build_discriminator(config).to(self.device)
+                self.discriminator = build_discriminator(config).to(self.device, memory_format=torch.channels_last)
             self.d_step = DDP(self.discriminator, device_ids=self._ddp_ids()) if self.dist.enabled else self.discriminator
             self.opt_d = torch.optim.Adam(
                 self.discriminator.parameters(), lr=config.optim.lr_d, betas=tuple(config.optim.betas),  # type: ignore[arg-type]
@@ -140,7 +148,8 @@ class Trainer:
 
         from .data_source import TrainingBatches
 
-        self.batches = TrainingBatches(config, seed=run.seed + 1000 * self.dist.rank)
+        synthesis = self.device if config.data.synthesis_device == "train" else torch.device("cpu")
+        self.batches = TrainingBatches(config, seed=run.seed + 1000 * self.dist.rank, device=synthesis)
         self.autocast_dtype = torch.bfloat16 if run.precision == "bf16" and self.device.type == "cuda" else None
         self._metrics_file = None
         self._tensorboard = None
@@ -165,28 +174,35 @@ class Trainer:
         """One optimisation step on a batch: lq5 (5, B, 3, h, w), GTs (B, 3, H, W). Returns loss values."""
         cfg = self.config.losses
         batch = lq5.shape[1]
-        lq = lq5.flatten(0, 1).to(self.device)
-        gt_usm, gt_plain = gt_usm.to(self.device), gt_plain.to(self.device)
+        layout = torch.channels_last
+        lq = lq5.flatten(0, 1).to(self.device, memory_format=layout)
+        gt_usm, gt_plain = gt_usm.to(self.device, memory_format=layout), gt_plain.to(self.device, memory_format=layout)
         logs: dict[str, torch.Tensor] = {}
 
+        pairs = self._factor_pairs(lq5) if cfg.factor_rank > 0 else []
+        extra = torch.cat([torch.cat([p.mild, p.severe]) for p in pairs]) if pairs else None
         if self.stage == "estimator":
             with self._autocast():
-                scores = self.step_module(lq).float()
-            parts = estimator_losses(scores, batch, cfg.rank_margin)
+                scores = self.step_module(lq if extra is None else torch.cat([lq, extra])).float()
+            parts = self._estimator_parts(scores, batch, pairs)
             total = cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
+            total = total + cfg.factor_rank * sum((v for k, v in parts.items() if k.startswith("factor_")),
+                                                  total.new_zeros(()))
             logs.update(parts)
             self._optimize(self.opt_g, total)
         else:
             with self._autocast():
-                sr, scores = self.step_module(lq, batch)
+                sr, scores = self.step_module(lq, batch, extra)
             sr, scores = sr.float(), scores.float()
-            parts = estimator_losses(scores, batch, cfg.rank_margin)
+            parts = self._estimator_parts(scores, batch, pairs)
             logs.update(parts)
             l1_target = (gt_usm if cfg.l1_gt_usm else gt_plain).repeat(5, 1, 1, 1)
             logs["l1"] = F.l1_loss(sr, l1_target)
             total = cfg.l1 * logs["l1"]
             if self.stage == "net":  # stage 2 logs the estimator losses but does not optimise them
                 total = total + cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
+                total = total + cfg.factor_rank * sum((v for k, v in parts.items() if k.startswith("factor_")),
+                                                      total.new_zeros(()))
             if self.perceptual is not None:
                 target = (gt_usm if cfg.perceptual_gt_usm else gt_plain).repeat(5, 1, 1, 1)
                 with self._autocast():
@@ -213,6 +229,23 @@ class Trainer:
             self.ema.update(self.generator)
         logs["total"] = total
         return {k: float(v.detach()) for k, v in logs.items()}
+
+    def _factor_pairs(self, lq5: torch.Tensor) -> list[FactorPairs]:
+        """Single-factor contrast pairs built on the x1 and a_min images, drawn from the batch generator
+        (so a resumed run draws the same pairs)."""
+        base = torch.cat([lq5[0], lq5[3]]).to(self.device)
+        return single_factor_pairs(base, self.batches.generator)
+
+    def _estimator_parts(self, scores: torch.Tensor, batch: int, pairs: list[FactorPairs]) -> dict[str, torch.Tensor]:
+        """Official ranking/anchor terms on the 5-tuple, then one ranking term per contrast factor."""
+        parts = estimator_losses(scores[: 5 * batch], batch, self.config.losses.rank_margin)
+        extra = scores[5 * batch:]
+        for index, pair in enumerate(pairs):
+            n = pair.mild.shape[0]
+            mild, severe = extra[2 * n * index : 2 * n * (index + 1)].split(n)
+            parts[f"factor_{pair.name}"] = ranking_loss(mild[:, pair.score], severe[:, pair.score],
+                                                        self.config.losses.rank_margin)
+        return parts
 
     @staticmethod
     def _optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -382,7 +415,7 @@ class Trainer:
             progress = tqdm(total=run.total_iter, initial=self.iteration, desc=f"{run.name} [{self.stage}]",
                             unit="it", dynamic_ncols=True)
         started = time.perf_counter()
-        while self.iteration < run.total_iter:
+        while self.iteration < run.total_iter and not self._out_of_time(started):
             lq5, gt_usm, gt_plain = self.batches.next()
             losses = self.train_step(lq5, gt_usm, gt_plain)
             self.iteration += 1
@@ -412,11 +445,34 @@ class Trainer:
         self.log({"event": "export", "iter": self.iteration, "path": str(path)})
         return path
 
+    def _out_of_time(self, started: float) -> bool:
+        """True once ``run.time_limit_minutes`` has passed; every rank agrees (rank 0's clock decides)."""
+        limit = self.config.run.time_limit_minutes
+        if not limit:
+            return False
+        flag = torch.tensor([float(time.perf_counter() - started > 60 * limit)], device=self.device)
+        if self.dist.enabled:
+            dist.broadcast(flag, src=0)
+        if flag.item() and self.dist.is_main:
+            self.log({"event": "time_limit", "iter": self.iteration, "minutes": limit})
+        return bool(flag.item())
+
     def close(self) -> None:
         if self._metrics_file is not None:
             self._metrics_file.close()
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+def _freeze(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Stop gradients for parameters under each state-dict prefix; a prefix matching nothing is an error."""
+    for prefix in prefixes:
+        matched = [p for name, p in model.named_parameters() if name == prefix or name.startswith(prefix + ".")]
+        if not matched:
+            top = sorted({name.split(".")[0] for name, _ in model.named_parameters()})
+            raise TrainingConfigError(f"optim.freeze: {prefix!r} names no generator parameter; top-level modules: {top}")
+        for parameter in matched:
+            parameter.requires_grad_(False)
 
 
 def _as_tuple(value: Any) -> Any:

@@ -150,3 +150,45 @@ def test_two_process_gloo_run_keeps_identical_replicas(tmp_path: Path, smoke_ove
     assert replicas and replicas[-1]["identical"] and len(replicas[-1]["digests"]) == 2
     assert _records(run_dir, "start")[0]["world_size"] == 2
     assert (run_dir / "final" / "smoke.safetensors").is_file()
+
+
+def test_factor_pairs_add_ranking_terms_to_the_estimator_stages(smoke_overrides: list[str]) -> None:
+    for stage in ("estimator", "net"):
+        config = load_config("smoke", smoke_overrides + [f'run.stage="{stage}"', "losses.factor_rank=0.01"])
+        trainer = Trainer(config)
+        logged = trainer.train_step(*trainer.batches.next())
+        trainer.close()
+        assert {"factor_blur", "factor_noise", "factor_jpeg"} <= set(logged), stage
+        assert all(np.isfinite(v) for v in logged.values())
+
+
+def test_a_time_limit_stops_early_with_the_usual_checkpoint_and_export(tmp_path: Path, smoke_overrides: list[str]) -> None:
+    config = load_config("smoke", smoke_overrides + ["run.total_iter=1000", "run.time_limit_minutes=0.0001",
+                                                     "run.val_every=0", "run.checkpoint_every=0"])
+    trainer = Trainer(config)
+    exported = trainer.fit()
+    trainer.close()
+    assert exported is not None and exported.is_file()
+    assert 1 <= trainer.iteration < 1000
+    run_dir = tmp_path / "runs" / "smoke"
+    assert _records(run_dir, "time_limit")[0]["iter"] == trainer.iteration
+    assert (run_dir / "checkpoints" / LATEST).read_text().strip() == f"iter_{trainer.iteration:08d}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_both_stages_train_on_the_gpu_in_bf16_with_synthesis_on_the_gpu(tmp_path: Path, smoke_overrides: list[str]) -> None:
+    cuda = ['run.device="cuda"', 'run.precision="bf16"', 'data.synthesis_device="train"', "run.val_every=0"]
+    config = load_config("smoke", smoke_overrides + cuda + ["losses.factor_rank=0.01"])
+    trainer = Trainer(config)
+    assert trainer.autocast_dtype == torch.bfloat16
+    logs = [trainer.train_step(*trainer.batches.next()) for _ in range(3)]
+    assert all(np.isfinite(v) for log in logs for v in log.values())
+    stage1 = trainer.export(tmp_path / "stage1.safetensors")
+    trainer.close()
+    gan = ['run.name="smoke_gan"', 'run.stage="gan"', f'init.generator="{stage1}"', "data.sharpen_gt=false",
+           "losses.gan=0.1"]
+    trainer = Trainer(load_config("smoke", smoke_overrides + cuda + gan))
+    logs = [trainer.train_step(*trainer.batches.next()) for _ in range(3)]
+    trainer.close()
+    assert all(np.isfinite(v) for log in logs for v in log.values())
+    assert {"g_gan", "d_real", "d_fake"} <= set(logs[-1])
