@@ -8,7 +8,7 @@
 # CPU); then three time-limited runs, each starting from the previous export:
 #   1. training/configs/default_estimator.toml  metric learning of the estimator            1.75 min
 #   2. training/configs/default_modulation.toml modulations + embedding, x4plus trunk fixed  2 min
-#   3. training/configs/default_gan.toml        the whole generator (estimator fixed)       2.5 min
+#   3. training/configs/default_gan.toml        the whole generator (estimator fixed)       2.25 min
 # Steps 2 and 3 use L1 + GAN. Into $OUT: step 3's weights as fp16 safetensors split into 15 MB parts (join
 # with cat), step 2's trained tensors (am_list, dd_embed; the rest equals step 1 and the preview trunk), the
 # step-1 estimator if step 3 did not finish, and the logs. Runs from the repository root; installs the
