@@ -16,7 +16,7 @@
 set -uo pipefail
 out=${OUT:?set OUT to the folder for the results}
 mkdir -p "$out"
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONSAFEPATH=1  # import the installed package, not the source folder (hub/training are mapped)
 stamp() { echo "[$(date +%T)] $*"; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
