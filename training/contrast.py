@@ -19,6 +19,7 @@ import torch
 
 from .degradations.filters import filter2d, quantize_8bit
 from .degradations.jpeg import jpeg_roundtrip
+from .losses import ranking_loss
 
 BLUR_SIGMA = (0.1, 4.0, 0.4)
 """(lowest, highest, minimum gap) of the Gaussian blur sigma, in pixels of the scored image."""
@@ -73,3 +74,20 @@ def single_factor_pairs(base: torch.Tensor, generator: torch.Generator) -> list[
         FactorPairs("jpeg", 1, quantize_8bit(jpeg_roundtrip(base, quality_high)),
                     quantize_8bit(jpeg_roundtrip(base, quality_low))),
     ]
+
+
+def stacked(pairs: list[FactorPairs]) -> torch.Tensor:
+    """All pair images in one batch (per factor: mild then severe), to score in the same forward pass."""
+    return torch.cat([torch.cat([p.mild, p.severe]) for p in pairs])
+
+
+def factor_losses(scores: torch.Tensor, pairs: list[FactorPairs], margin: float) -> dict[str, torch.Tensor]:
+    """``factor_<name>`` ranking loss per factor from the scores of ``stacked(pairs)`` (same order)."""
+    losses = {}
+    offset = 0
+    for pair in pairs:
+        n = pair.mild.shape[0]
+        mild, severe = scores[offset : offset + n], scores[offset + n : offset + 2 * n]
+        losses[f"factor_{pair.name}"] = ranking_loss(mild[:, pair.score], severe[:, pair.score], margin)
+        offset += 2 * n
+    return losses

@@ -43,8 +43,8 @@ from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_che
 from .config import TrainConfig, config_from_dict
 from .distributed import DistInfo, setup_distributed, teardown_distributed
 from .ema import EMA
-from .contrast import FactorPairs, single_factor_pairs
-from .losses import PerceptualLoss, estimator_losses, gan_loss, ranking_loss
+from .contrast import FactorPairs, factor_losses, single_factor_pairs, stacked
+from .losses import PerceptualLoss, estimator_losses, gan_loss
 from .models import build_discriminator, build_generator
 from .validation import estimator_sweep, list_images, paired_psnr
 from .vgg import load_vgg19
@@ -180,7 +180,7 @@ class Trainer:
         logs: dict[str, torch.Tensor] = {}
 
         pairs = self._factor_pairs(lq5) if cfg.factor_rank > 0 else []
-        extra = torch.cat([torch.cat([p.mild, p.severe]) for p in pairs]) if pairs else None
+        extra = stacked(pairs) if pairs else None
         if self.stage == "estimator":
             with self._autocast():
                 scores = self.step_module(lq if extra is None else torch.cat([lq, extra])).float()
@@ -239,12 +239,7 @@ class Trainer:
     def _estimator_parts(self, scores: torch.Tensor, batch: int, pairs: list[FactorPairs]) -> dict[str, torch.Tensor]:
         """Official ranking/anchor terms on the 5-tuple, then one ranking term per contrast factor."""
         parts = estimator_losses(scores[: 5 * batch], batch, self.config.losses.rank_margin)
-        extra = scores[5 * batch:]
-        for index, pair in enumerate(pairs):
-            n = pair.mild.shape[0]
-            mild, severe = extra[2 * n * index : 2 * n * (index + 1)].split(n)
-            parts[f"factor_{pair.name}"] = ranking_loss(mild[:, pair.score], severe[:, pair.score],
-                                                        self.config.losses.rank_margin)
+        parts.update(factor_losses(scores[5 * batch:], pairs, self.config.losses.rank_margin))
         return parts
 
     @staticmethod

@@ -5,10 +5,10 @@ time. On 2 CPU cores we keep the x4plus trunk frozen and train only what makes t
 
 1. Estimator (``de_net``): metric learning on the project's 5-branch degradation (ranking x1<x2 for
    blur and x1<x3 for noise, anchors a_min -> 0 and a_max -> 1). PyTorch default layer init (the
-   official kaiming x0.1 init left the sigmoid outputs stuck at 0.5 on this budget). One extra ranking
-   pair per sample, documented deviation: ``x1 + Gaussian noise`` must score noisier than ``x1``, because
-   in the pipeline x3 also has a lower JPEG quality, and on small patches the noise head otherwise
-   learns "smoother = noisier".
+   official kaiming x0.1 init left the sigmoid outputs stuck at 0.5 on this budget). Plus the
+   single-factor contrast pairs of ``training/contrast.py`` (blur, noise, JPEG each alone at two
+   severities on x1 and a_min), because x3 is also more JPEG-compressed and on small patches the noise
+   head otherwise learns "smoother = noisier".
 2. Modulation (``dd_embed`` and the ``am_list`` MLPs of the last K RRDB blocks; earlier blocks stay
    identity): stage-1 L1 loss of all five branches against the USM-sharpened GT, x1/x2/x3 conditioned
    on their estimated (detached) scores, a_min on (0, 0), a_max on (1, 1). Because nothing before block
@@ -43,8 +43,8 @@ from mmrealsr_plugin.archs.mmrealsr import MMRealSR, MMRealSRConfig
 from mmrealsr_plugin.convert import mmrealsr_from_rrdb, read_ncnn_rrdb
 from mmrealsr_plugin.training.data import HRFolderDataset
 from mmrealsr_plugin.training.degradations import DegradationConfig, DegradationPipeline
-from mmrealsr_plugin.training.degradations.filters import quantize_8bit
-from mmrealsr_plugin.training.losses import estimator_losses, ranking_loss
+from mmrealsr_plugin.training.contrast import factor_losses, single_factor_pairs, stacked
+from mmrealsr_plugin.training.losses import estimator_losses
 from mmrealsr_plugin.weights import CONFIG_METADATA_KEY, read_state_dict, save_safetensors
 
 
@@ -62,8 +62,7 @@ class RecipeConfig:
     est_margin: float = 0.05
     est_rank_weight: float = 1.0
     est_anchor_weight: float = 0.5
-    est_extra_noise_weight: float = 1.0
-    est_extra_noise_sigma: tuple[float, float] = (2.0, 25.0)
+    est_factor_weight: float = 1.0
     # stage 2: modulation
     mod_blocks: int = 4
     mod_cache_batches: int = 32
@@ -126,19 +125,15 @@ def train_estimator(model: MMRealSR, cfg: RecipeConfig, data_dir: Path, log: Log
                            jpeg_downscale=2, seed=cfg.seed)
     net = model.de_net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.est_lr, betas=(0.9, 0.99))
-    low, high = cfg.est_extra_noise_sigma
     batches = degraded_batches(data, cfg.est_batch, generator)
     for step in range(1, cfg.est_iters + 1):
         lq, _ = next(batches)
-        x1 = lq[0]
-        sigma = (low + (high - low) * torch.rand(x1.shape[0], 1, 1, 1, generator=generator)) / 255.0
-        noisier = quantize_8bit(x1 + sigma * torch.randn(x1.shape, generator=generator))
-        scores = net(torch.cat([lq.flatten(0, 1), noisier]))
+        pairs = single_factor_pairs(torch.cat([lq[0], lq[3]]), generator)
+        scores = net(torch.cat([lq.flatten(0, 1), stacked(pairs)]))
         parts = estimator_losses(scores[: 5 * cfg.est_batch], cfg.est_batch, cfg.est_margin)
-        parts["rank_extra_noise"] = ranking_loss(scores[: cfg.est_batch, 1], scores[5 * cfg.est_batch:, 1],
-                                                 cfg.est_margin)
-        loss = (cfg.est_rank_weight * (parts["rank_blur"] + parts["rank_noise"])
-                + cfg.est_anchor_weight * parts["anchor"] + cfg.est_extra_noise_weight * parts["rank_extra_noise"])
+        parts.update(factor_losses(scores[5 * cfg.est_batch:], pairs, cfg.est_margin))
+        loss = (cfg.est_rank_weight * (parts["rank_blur"] + parts["rank_noise"]) + cfg.est_anchor_weight * parts["anchor"]
+                + cfg.est_factor_weight * sum(v for k, v in parts.items() if k.startswith("factor_")))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
