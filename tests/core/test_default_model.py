@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from mmrealsr_plugin import load_model, restore
+import cv2
+import numpy as np
+import pytest
+
+from mmrealsr_plugin import estimate, load_model, read_image, restore
 from mmrealsr_plugin.registry import load_registry
 from mmrealsr_plugin.sample import make_sample_photo
 from mmrealsr_plugin.weights import sha256_of
@@ -28,3 +32,25 @@ def test_default_model_loads_and_the_knobs_matter() -> None:
     high = restore(model, crop, noise=1.0, blur=1.0).image
     assert low.shape == (128, 160, 3)
     assert np.abs(low - high).mean() > 1 / 255
+
+
+SET14 = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "eval_paired" / "Set14" / "HR"
+
+
+@pytest.mark.skipif(not SET14.is_dir(), reason="needs ../shared/data (held-out Set14 photos)")
+def test_default_estimator_ranks_blur_and_noise_on_held_out_photos() -> None:
+    """The shipped scores mean something: more Gaussian blur -> higher blur score, more noise -> higher noise score."""
+    model = load_model(device="cpu")
+    rng = np.random.default_rng(0)
+    for path in sorted(SET14.glob("*.png"))[:3]:
+        photo = read_image(path).pixels
+        photo = np.repeat(photo[..., :1], 3, axis=-1) if photo.shape[-1] < 3 else photo[..., :3]  # Set14 has gray images
+        top, left = (photo.shape[0] - 128) // 2, (photo.shape[1] - 128) // 2
+        crop = np.ascontiguousarray(photo[top : top + 128, left : left + 128], dtype=np.float32)
+        blurred = np.stack([cv2.GaussianBlur(crop, (0, 0), s) for s in (0.5, 1.5, 3.0)])
+        field = rng.normal(size=crop.shape).astype(np.float32)
+        noisy = np.stack([np.clip(crop + field * s / 255, 0, 1) for s in (0.0, 15.0, 40.0)])
+        blur_scores = estimate(model, np.round(blurred * 255) / 255).blur
+        noise_scores = estimate(model, np.round(noisy * 255) / 255).noise
+        assert np.all(np.diff(blur_scores) > 0), (path.name, blur_scores)
+        assert np.all(np.diff(noise_scores) > 0), (path.name, noise_scores)

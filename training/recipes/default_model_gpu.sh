@@ -9,7 +9,8 @@
 #   1. training/configs/default_estimator.toml  metric learning of the estimator            1.75 min
 #   2. training/configs/default_modulation.toml modulations + embedding, x4plus trunk fixed  2 min
 #   3. training/configs/default_gan.toml        the whole generator (estimator fixed)       2.25 min
-# Steps 2 and 3 use L1 + GAN. Into $OUT: step 3's weights as fp16 safetensors split into 15 MB parts (join
+# Steps 2 and 3 use L1 + GAN. The packaged mmrealsr-x4-v1 is step 2's result (step 3 measured worse: see
+# the model card). Into $OUT: step 3's weights as fp16 safetensors split into 15 MB parts (join
 # with cat), step 2's trained tensors (am_list, dd_embed; the rest equals step 1 and the preview trunk), the
 # step-1 estimator if step 3 did not finish, and the logs. Runs from the repository root; installs the
 # checkout without dependencies (the machine is offline).
@@ -22,6 +23,14 @@ stamp() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -m pip install -q --no-deps --no-build-isolation --no-index . || exit 1
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+
+preview=experiments/mmrealsr_x4_cpu_preview.safetensors  # step 1's starting point (see its config)
+if [ ! -f "$preview" ]; then
+    mkdir -p experiments
+    git show 15845e9:mmrealsr_plugin/weights/mmrealsr_x4_cpu_preview.safetensors > "$preview.part" \
+        && mv "$preview.part" "$preview" \
+        || { rm -f "$preview.part"; echo "need $preview: run once in a git checkout, or copy it there" >&2; exit 1; }
+fi
 
 stamp "CUDA tests"
 synthesis=train
