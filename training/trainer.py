@@ -41,9 +41,9 @@ from ..errors import CheckpointError, TrainingConfigError
 from ..weights import save_safetensors
 from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_dict
+from .contrast import FactorPairs, factor_losses, single_factor_pairs, stacked
 from .distributed import DistInfo, setup_distributed, teardown_distributed
 from .ema import EMA
-from .contrast import FactorPairs, factor_losses, single_factor_pairs, stacked
 from .losses import PerceptualLoss, estimator_losses, gan_loss
 from .models import build_discriminator, build_generator
 from .validation import estimator_sweep, list_images, paired_psnr
@@ -185,9 +185,7 @@ class Trainer:
             with self._autocast():
                 scores = self.step_module(lq if extra is None else torch.cat([lq, extra])).float()
             parts = self._estimator_parts(scores, batch, pairs)
-            total = cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
-            total = total + cfg.factor_rank * sum((v for k, v in parts.items() if k.startswith("factor_")),
-                                                  total.new_zeros(()))
+            total = self._estimator_objective(parts)
             logs.update(parts)
             self._optimize(self.opt_g, total)
         else:
@@ -200,9 +198,7 @@ class Trainer:
             logs["l1"] = F.l1_loss(sr, l1_target)
             total = cfg.l1 * logs["l1"]
             if self.stage == "net":  # stage 2 logs the estimator losses but does not optimise them
-                total = total + cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
-                total = total + cfg.factor_rank * sum((v for k, v in parts.items() if k.startswith("factor_")),
-                                                      total.new_zeros(()))
+                total = total + self._estimator_objective(parts)
             if self.perceptual is not None:
                 target = (gt_usm if cfg.perceptual_gt_usm else gt_plain).repeat(5, 1, 1, 1)
                 with self._autocast():
@@ -241,6 +237,13 @@ class Trainer:
         parts = estimator_losses(scores[: 5 * batch], batch, self.config.losses.rank_margin)
         parts.update(factor_losses(scores[5 * batch:], pairs, self.config.losses.rank_margin))
         return parts
+
+    def _estimator_objective(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted estimator loss: ranking + anchors (the paper) + contrast pairs (``factor_rank``)."""
+        cfg = self.config.losses
+        factors = [v for k, v in parts.items() if k.startswith("factor_")]
+        total = cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
+        return total + cfg.factor_rank * sum(factors) if factors else total
 
     @staticmethod
     def _optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
