@@ -145,3 +145,11 @@ def test_pair_pool_resumes_bit_for_bit_and_checks_divisibility():
         PairPool(90, 4)
     with pytest.raises(ValueError, match="size 4 / batch 2"):
         PairPool(6, 2).load_state_dict(pool.state_dict())
+
+
+def test_parallel_batch_decoding_gives_the_one_by_one_batch(hr_folder: Path) -> None:
+    dataset = HRFolderDataset(hr_folder, 32, crop_pre=48, flips=True, rotations=True, multiscale=(1.0, 0.5), seed=0)
+    batch = dataset.sample_batch(5, torch.Generator().manual_seed(4))
+    generator = torch.Generator().manual_seed(4)
+    indices = torch.randint(0, len(dataset), (5,), generator=generator).tolist()
+    assert torch.equal(batch, torch.stack([dataset.load_crop(i, generator) for i in indices]))
