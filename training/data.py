@@ -139,8 +139,8 @@ class HRFolderDataset(torch.utils.data.Dataset):
 
         For a single-process trainer that keeps one generator for everything (one state to checkpoint).
         The files are decoded in parallel threads (a batch of 32 crops took 40 ms to decode, a tenth of an
-        H200 estimator step); the
-        random draws still happen in order, so the batch is the same as a one-by-one load.
+        H200 estimator step); the random draws still happen in order, so the batch is the same as a
+        one-by-one load.
         """
         indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
         decoded = list(_decoder_pool().map(read_rgb, [self.files[i] for i in indices]))
