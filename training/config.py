@@ -63,11 +63,11 @@ class InitConfig:
     """Real-ESRGAN x4plus ncnn ``.param`` file: initialises the RRDB trunk (fine-tuning)."""
     realesrgan_ncnn_bin: str = ""
     identity_modulation: bool = False
+    """Zero the last Linear of every modulation MLP so the trunk starts as the plain RRDBNet."""
     reinit_estimator: Literal["", "official", "pytorch"] = ""
     """Re-initialise the estimator after loading: "official" (kaiming x 0.1, zero bias), "pytorch" (the layers'
     default init), or "" (keep what the source gives). With the official init the scores start constant at
     0.5 and metric learning alone stays there for hundreds of iterations (measured); the PyTorch init learns."""
-    """Zero the last Linear of every modulation MLP so the trunk starts as the plain RRDBNet."""
 
 
 @dataclass(frozen=True)
