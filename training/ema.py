@@ -21,10 +21,9 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         current = dict(model.named_parameters())
-        names = [name for name, _ in self.shadow.named_parameters()]
         shadow = dict(self.shadow.named_parameters())
         # one fused update instead of ~900 small ones (the EMA was a visible share of a GPU step)
-        torch._foreach_lerp_([shadow[n] for n in names], [current[n].detach() for n in names], 1.0 - self.decay)
+        torch._foreach_lerp_(list(shadow.values()), [current[n].detach() for n in shadow], 1.0 - self.decay)
         current_buffers = dict(model.named_buffers())
         for name, buf in self.shadow.named_buffers():
             buf.copy_(current_buffers[name])
