@@ -11,16 +11,23 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-try:
-    from .nodes.comfyui import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-except ModuleNotFoundError as exc:
-    if exc.name is None or exc.name.startswith(__name__):  # a file of this pack is missing: a real bug
-        raise
-    raise ImportError(
-        f"MM-RealSR nodes: {exc.name!r} is not installed in ComfyUI's Python. Install the pack's requirements with "
-        f"that Python: `python -m pip install -r requirements.txt` run inside {Path(__file__).parent} "
-        "(ComfyUI-Manager does this on install)."
-    ) from exc
+if not __package__:
+    # Executed as a plain file, not as ComfyUI's package: e.g. pytest collecting a checkout whose folder name
+    # is not an identifier (``mmrealsr-plugin``) imports this file on its own. Relative imports cannot work
+    # there and no ComfyUI reads the mappings.
+    NODE_CLASS_MAPPINGS: dict = {}
+    NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+else:
+    try:
+        from .nodes.comfyui import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.startswith(__name__):  # a file of this pack is missing: a real bug
+            raise
+        raise ImportError(
+            f"MM-RealSR nodes: {exc.name!r} is not installed in ComfyUI's Python. Install the pack's requirements "
+            f"with that Python: `python -m pip install -r requirements.txt` run inside {Path(__file__).parent} "
+            "(ComfyUI-Manager does this on install)."
+        ) from exc
 
 WEB_DIRECTORY = "./web"
 

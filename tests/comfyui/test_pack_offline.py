@@ -50,6 +50,15 @@ def test_root_entry_point_exports_what_comfyui_reads() -> None:
         assert cls.DESCRIPTION and cls.CATEGORY and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
 
 
+def test_root_entry_point_run_as_a_plain_file_registers_nothing_and_does_not_fail() -> None:
+    """pytest imports the root __init__.py on its own when the checkout's folder name is not an identifier."""
+    spec = importlib.util.spec_from_file_location("mmrealsr-plugin", CHECKOUT / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = ""
+    spec.loader.exec_module(module)
+    assert module.NODE_CLASS_MAPPINGS == {} and module.NODE_DISPLAY_NAME_MAPPINGS == {}
+
+
 def test_parse_values_accepts_lists_and_refuses_bad_values() -> None:
     assert parse_values("blur", " 0, 0.25;1 ") == [0.0, 0.25, 1.0]
     for bad in ("", "0, 1.5", "0, x", "nan"):
