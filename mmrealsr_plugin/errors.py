@@ -93,3 +93,14 @@ class TrainingConfigError(MMRealSRError, ValueError):
 
 class DatasetError(MMRealSRError, ValueError):
     """A training image folder that is empty or holds an unreadable file; names the folder or file."""
+
+
+class OutputError(MMRealSRError, OSError):
+    """An output file or folder that cannot be written (missing, read-only, disk full); names it as the user gave it.
+
+    Raised before any work starts where possible; a write that fails midway leaves no partial file.
+    """
+
+
+class NonFiniteOutputError(BackendError):
+    """The network produced NaN or infinity (knob values far outside [0, 1], or broken weights); nothing is written."""
