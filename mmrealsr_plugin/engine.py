@@ -17,10 +17,11 @@ import pluggy
 from PIL import Image
 
 from . import settings
-from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError
+from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError
 from .plugins import get_plugin_manager
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
 from .types import LoadedModel, LoadOptions, Precision, Scores
+from .weights import WEIGHT_SUFFIXES
 
 MIN_RETRY_TILE = 64
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -50,11 +51,16 @@ def load_model(
     path, name = resolve_model(source)
     options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
     manager = manager or get_plugin_manager()
+    names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
+    if backend is not None and backend not in names:
+        raise BackendError(f"backend {backend!r} is not installed; installed backends: {', '.join(names)}")
     model = manager.hook.mmrealsr_load_model(path=path, options=options)
     if model is None:
-        names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
-        wanted = f"backend {backend!r}" if backend else "any backend"
-        raise BackendError(f"{path}: {wanted} cannot load this file (installed backends: {names})")
+        by = f"backend {backend!r}" if backend else f"none of the installed backends ({', '.join(names)})"
+        raise ModelLoadError(
+            f"{path}: {by} loads {path.suffix or 'suffix-less'} files; give a weights file "
+            f"({', '.join(WEIGHT_SUFFIXES)}) or an ONNX export (<name>.generator.onnx with its .estimator.onnx)"
+        )
     if name is not None:
         model.descriptor = type(model.descriptor)(**{**model.descriptor.__dict__, "name": name})
     return model

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import settings
 from .errors import ModelNotFoundError
+from .weights import WEIGHT_SUFFIXES
 
 PACKAGE_WEIGHTS = "weights"
 
@@ -88,10 +89,36 @@ def load_registry() -> Registry:
     return Registry(entries, default)
 
 
+HUB_SCHEME = "hf://"
+MODEL_FILE_SUFFIXES = (*WEIGHT_SUFFIXES, ".onnx", ".param")
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether a model argument names a local file rather than a Hub repository.
+
+    It does when it starts like a path (``./``, ``../``, ``/``, ``~``), when its folder exists here,
+    or, unless it is an ``ORG/REPO:FILE`` reference, when it ends in a model file suffix. Such an
+    argument that names no file is a missing file, never a Hub lookup.
+    """
+    if text.startswith(HUB_SCHEME):
+        return False
+    if text.startswith((".", "/", "~", "\\")):
+        return True
+    path = Path(text).expanduser()
+    if len(path.parts) > 1 and path.parent.is_dir():
+        return True
+    return ":" not in text and path.suffix.lower() in MODEL_FILE_SUFFIXES
+
+
+def _could_be_repo(text: str) -> bool:
+    return text.count("/") == 1 and not Path(text).suffix and not text.startswith((".", "/", "~"))
+
+
 def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
     """Turn a model argument into a local weights file and, when it was a name, that name.
 
-    Order: None -> the default model; an existing path; a registry name; a Hub reference.
+    Order: None -> the default model; an existing path; a registry name; a missing path (an error, see
+    :func:`looks_like_path`); a Hub reference.
     """
     registry = load_registry()
     if source is None:
@@ -122,7 +149,12 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
         from .hub import resolve_remote
 
         return resolve_remote(entry), text
-    if text.startswith("hf://") or (text.count("/") >= 1 and not path.exists() and not text.startswith((".", "/", "~"))):
+    if looks_like_path(text):
+        hint = f"; for the Hub repository of that name write hf://{text}" if _could_be_repo(text) else ""
+        raise ModelNotFoundError(
+            f"model file {text!r} does not exist (looked for {path.absolute()}); check the path{hint}"
+        )
+    if text.startswith(HUB_SCHEME) or "/" in text:
         from .hub import resolve_remote
 
         return resolve_remote(text), None

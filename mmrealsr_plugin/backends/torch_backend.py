@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..archs.mmrealsr import MMRealSR, MMRealSRConfig, detect_config
-from ..errors import BackendError, BackendOutOfMemoryError, ModelLoadError
+from ..archs.mmrealsr import MMRealSR
+from ..errors import BackendError, BackendOutOfMemoryError
 from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
-from ..weights import WEIGHT_SUFFIXES, StateDict, config_from_metadata, read_state_dict, sha256_of
+from ..weights import WEIGHT_SUFFIXES, StateDict, architecture_of, read_state_dict, sha256_of
 
 NAME = "torch"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -38,19 +38,16 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build_model(state: StateDict, source: str) -> MMRealSR:
-    """Build the network from a state dict and load it with strict key matching."""
-    config = detect_config(state.tensors)
-    stored = config_from_metadata(state.metadata)
-    if stored is not None:
-        declared = MMRealSRConfig.from_dict(stored)
-        if declared.canonical() != config.canonical():
-            config = declared  # strides are not visible in weights; trust the file's own config
-    model = MMRealSR(config)
+    """Build the network from a state dict whose every tensor was checked to fit it.
+
+    The network is made on the meta device and takes the file's tensors as its parameters, so
+    nothing is allocated beyond the tensors already read (and no random init is spent).
+    """
+    config = architecture_of(state, source)
+    with torch.device("meta"):
+        model = MMRealSR(config)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise ModelLoadError(f"{source}: weights do not fit the detected MM-RealSR architecture: {exc}") from exc
+    model.load_state_dict(tensors, strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
 
