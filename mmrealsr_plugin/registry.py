@@ -50,6 +50,29 @@ class RegistryEntry:
         """The first existing manually downloaded copy, if any."""
         return next((p for p in self.local_candidates() if p.is_file()), None)
 
+    def verified_local(self) -> Path | None:
+        """The packaged file, else a manually downloaded copy, checked against ``sha256`` when pinned.
+
+        None when the model must come from the Hub. A mismatch is an ``IntegrityError``; the file is
+        kept (it is not ours to delete) and the message says how to replace it.
+        """
+        packaged = self.packaged_path()
+        if packaged is not None:
+            if not packaged.is_file():
+                raise ModelNotFoundError(f"model {self.name!r}: packaged file {packaged} is missing; "
+                                         "reinstall mmrealsr-plugin")
+            remedy = "reinstall mmrealsr-plugin (pip install --force-reinstall mmrealsr-plugin)"
+            return self._verified(packaged, remedy)
+        local = self.find_local()
+        return None if local is None else self._verified(local, None)
+
+    def _verified(self, path: Path, remedy: str | None) -> Path:
+        if self.sha256:
+            from .hub.integrity import verify_file
+
+            verify_file(path, self.sha256.lower(), f"model {self.name!r}", delete=False, remedy=remedy)
+        return path
+
 
 @dataclass(frozen=True)
 class Registry:
@@ -134,17 +157,8 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
         return path, None
     entry = registry.entries.get(text)
     if entry is not None:
-        packaged = entry.packaged_path()
-        if packaged is not None:
-            if not packaged.is_file():
-                raise ModelNotFoundError(f"model {text!r}: packaged file {packaged} is missing; reinstall mmrealsr-plugin")
-            return packaged, text
-        local = entry.find_local()
+        local = entry.verified_local()
         if local is not None:
-            if entry.sha256:
-                from .hub.integrity import verify_file
-
-                verify_file(local, entry.sha256.lower(), f"model {text!r}", delete=False)
             return local, text
         from .hub import resolve_remote
 

@@ -75,13 +75,18 @@ def default_backend() -> str | None:
     return os.environ.get(BACKEND_ENV) or None
 
 
+def cache_dir() -> Path:
+    """Per-user cache folder: ``$XDG_CACHE_HOME/mmrealsr``, else ``~/.cache/mmrealsr`` (anything here can be deleted)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmrealsr"
+
+
 def onnx_cache_dir() -> Path:
     """Where the ONNX backend keeps graphs it exported from weights files (one folder per sha256)."""
     explicit = os.environ.get(ONNX_CACHE_ENV)
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mmrealsr" / "onnx"
+    return cache_dir() / "onnx"
 
 
 def onnx_threads() -> int:

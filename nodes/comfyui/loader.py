@@ -36,9 +36,9 @@ def download(reference: str | RegistryEntry) -> Path:
 
 
 def fetch_registry_model(entry: RegistryEntry) -> Path:
-    packaged = entry.packaged_path()
-    if packaged is not None:
-        return packaged
+    local = entry.verified_local()
+    if local is not None:
+        return local
     if not entry.repo_id:
         where = f"models/{host.MODEL_FOLDER}"
         source = f"download {entry.url} into {where}" if entry.url else f"put its file into {where}"
