@@ -65,6 +65,15 @@ def models_dir() -> str:
     return os.path.join(home_dir(), "models")
 
 
+HUB_TIMEOUT_ENV = "MMREALSR_HUB_TIMEOUT"
+DEFAULT_HUB_TIMEOUT = 25
+
+
+def hub_timeout() -> int:
+    """Seconds a Hub that accepts connections but does not answer is waited for before the call fails."""
+    return _int_env(HUB_TIMEOUT_ENV, DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT
+
+
 BACKEND_ENV = "MMREALSR_BACKEND"
 ONNX_CACHE_ENV = "MMREALSR_ONNX_CACHE"
 ONNX_THREADS_ENV = "MMREALSR_ONNX_THREADS"
