@@ -192,7 +192,8 @@ def restore(
     :param blur: restoration strength for blur in [0, 1]; None estimates it from the image.
     :param noise: restoration strength for noise in [0, 1]; None estimates it.
     :param extrapolate: allow knob values outside [0, 1] (beyond what the model was trained on).
-    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels.
+    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels, reduced to
+        half the tile when larger (:meth:`TileConfig.fitted`).
     :param outscale: final scale relative to the input; the network output is Lanczos-resized
         when it differs from the model's native scale.
     :param progress: ``progress(done, total)`` per tile; raise from it to cancel.
@@ -202,7 +203,7 @@ def restore(
     noise = check_score("noise", noise, extrapolate)
     if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
         raise ValueError(f"outscale must be in (0, 16], got {outscale}")
-    tiling = TileConfig(tile, overlap)
+    tiling = TileConfig.fitted(tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)
     scores = _scores_for(model, rgb, blur, noise, manager)

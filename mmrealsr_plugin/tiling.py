@@ -55,6 +55,19 @@ class TileConfig:
             )
 
 
+    @classmethod
+    def fitted(cls, tile: int, overlap: int) -> TileConfig:
+        """The one rule every front-end gets: an overlap above half the tile is reduced to half the tile.
+
+        Front-ends offer tile and overlap as independent settings (ComfyUI widgets, CLI flags), so
+        some combinations (tile 16, overlap 64) cannot be tiled as asked; the largest overlap that can
+        is used instead. Valid settings are unchanged; a negative overlap or a tile below 16 is still an error.
+        """
+        if tile > 0 and overlap > tile // 2:
+            overlap = tile // 2
+        return cls(tile, overlap)
+
+
 def tile_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[list[int], int]:
     """Start offsets and the common size of the tiles covering ``[0, length)`` along one axis.
 

@@ -33,7 +33,8 @@ def add_tile_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tile", type=int, default=DEFAULT_TILE,
                        help=f"tile size in input pixels; 0 = whole image (default {DEFAULT_TILE})")
     group.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
-                       help=f"tile overlap in input pixels (default {DEFAULT_OVERLAP})")
+                       help=f"tile overlap in input pixels, at most half the tile (larger values are reduced to "
+                       f"that; default {DEFAULT_OVERLAP})")
 
 
 def load_from_args(args: argparse.Namespace) -> LoadedModel:
