@@ -17,7 +17,7 @@ import pluggy
 from PIL import Image
 
 from . import settings
-from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError
+from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .plugins import get_plugin_manager
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
 from .types import LoadedModel, LoadOptions, Precision, Scores
@@ -132,6 +132,12 @@ def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginMan
     scores = manager.hook.mmrealsr_estimate(model=model, images=rgb)
     if scores is None:
         raise BackendError(f"no installed backend estimates for models of backend {model.backend!r}")
+    bad = [i for i, pair in enumerate(scores.as_array()) if not np.isfinite(pair).all()]
+    if bad:
+        raise NonFiniteOutputError(
+            f"{model.descriptor.source}: the estimator returned NaN or infinity for image(s) {bad} of the batch: the "
+            "weights are broken (check or re-download the model file); setting both knobs by hand skips the estimator"
+        )
     return scores
 
 
@@ -155,6 +161,14 @@ def _scores_for(
     )
 
 
+def _non_finite_cause(scores: Scores) -> str:
+    used = ", ".join(f"blur {b:g}, noise {n:g}" for b, n in zip(scores.blur, scores.noise))
+    if np.all((scores.as_array() >= 0) & (scores.as_array() <= 1)):
+        return f"the scores ({used}) are in range, so the weights are broken: check or re-download the model file"
+    return (f"the scores ({used}) are far outside the trained range [0, 1] and overflow the network: use values "
+            "nearer that range")
+
+
 def _run_restore(
     model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None,
     manager: pluggy.PluginManager,
@@ -162,6 +176,9 @@ def _run_restore(
     while True:
         try:
             out = manager.hook.mmrealsr_restore(model=model, images=rgb, scores=scores, tiling=tiling, progress=progress)
+        except NonFiniteOutputError as exc:
+            raise NonFiniteOutputError(f"{model.descriptor.source}: {exc}; {_non_finite_cause(scores)}. Nothing was "
+                                       "written") from None
         except BackendOutOfMemoryError:
             current = tiling.tile or max(rgb.shape[2:])
             smaller = current // 2

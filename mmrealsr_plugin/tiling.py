@@ -9,6 +9,9 @@ float32 only when a row is final: a model whose output does not depend on positi
 nearest upsampling) gives bit-identical tiled and untiled results, and memory grows with the
 tile size and the output image, not with an accumulator of the whole output.
 
+Every tile's output is checked for NaN and infinity (:class:`NonFiniteOutputError`), for every backend,
+so a numerical failure is never blended into the image and written as black.
+
 Scores are not this module's business: callers estimate them once on the whole image and pass
 a tile function that holds them fixed, so tiling never changes the restoration strength.
 """
@@ -20,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import NonFiniteOutputError
 
 TileFn = Callable[[np.ndarray], np.ndarray]
 """Maps a float32 tile (B, C, h, w) to its upscaled float32 output (B, C', h*scale, w*scale)."""
@@ -151,6 +156,11 @@ def tiled_apply(
             expected = (batch, (y_end - y) * scale, (x_end - x) * scale)
             if result.ndim != 4 or (result.shape[0], *result.shape[2:]) != expected:
                 raise ValueError(f"tile function returned shape {result.shape}, expected (B, C, h, w) = {expected}")
+            if not np.isfinite(result).all():
+                raise NonFiniteOutputError(
+                    f"the model's output is not finite (NaN or infinity) for the tile at input rows {y}-{y_end}, "
+                    f"columns {x}-{x_end}"
+                )
             if out is None:
                 channels = result.shape[1]
                 out = np.empty((batch, height * scale, width * scale, channels), dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -82,21 +83,45 @@ def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
     return wrap_module(module, descriptor, options)
 
 
-def _tensor(model: LoadedModel, array: np.ndarray) -> torch.Tensor:
+def _tensor(model: LoadedModel, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
     module: MMRealSR = model.handle
-    dtype = next(module.parameters()).dtype
+    dtype = dtype or next(module.parameters()).dtype
     tensor = torch.from_numpy(array).to(device=model.device, dtype=dtype)
     if tensor.dim() == 4:
         tensor = tensor.contiguous(memory_format=_memory_format(tensor.device))
     return tensor
 
 
+class _Float32Fallback:
+    """A float32 copy of a half-precision network, made on first need and kept for one call.
+
+    Half precision overflows (to infinity, then NaN) on some inputs and GPUs where float32 does not:
+    the known black-frame failure of GAN upscalers. Only the failing tiles are run again in float32.
+    """
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.module: MMRealSR | None = None
+
+    def needed(self, out: torch.Tensor) -> bool:
+        return self.model.precision != "float32" and not bool(torch.isfinite(out).all())
+
+    def network(self) -> MMRealSR:
+        if self.module is None:
+            self.module = copy.deepcopy(self.model.handle).float()
+        return self.module
+
+
 @hookimpl
 def mmrealsr_estimate(model: LoadedModel, images: np.ndarray) -> Scores | None:
     if model.backend != NAME:
         return None
+    fallback = _Float32Fallback(model)
     with torch.inference_mode():
-        scores = model.handle.estimate(_tensor(model, images)).float().cpu().numpy()
+        scores = model.handle.estimate(_tensor(model, images))
+        if fallback.needed(scores):
+            scores = fallback.network().estimate(_tensor(model, images, torch.float32))
+    scores = scores.float().cpu().numpy()
     return Scores(blur=scores[:, 0], noise=scores[:, 1])
 
 
@@ -112,10 +137,14 @@ def mmrealsr_restore(
         return None
     module: MMRealSR = model.handle
     conditioning = _tensor(model, scores.as_array())
+    fallback = _Float32Fallback(model)
 
     def run_tile(tile: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             out = module(_tensor(model, tile), conditioning)
+            if fallback.needed(out):
+                exact = _tensor(model, scores.as_array(), torch.float32)
+                out = fallback.network()(_tensor(model, tile, torch.float32), exact)
         return out.float().cpu().numpy()
 
     try:
