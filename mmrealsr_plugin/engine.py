@@ -20,7 +20,7 @@ from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .plugins import get_plugin_manager
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
-from .types import LoadedModel, LoadOptions, Precision, Scores
+from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Scores
 from .weights import WEIGHT_SUFFIXES
 
 MIN_RETRY_TILE = 64
@@ -48,6 +48,8 @@ def load_model(
     """Load a model by registry name, local path or Hub reference (None: the default model)."""
     from .registry import resolve_model
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path, name = resolve_model(source)
     options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
     manager = manager or get_plugin_manager()
@@ -73,6 +75,9 @@ def release(model: LoadedModel, manager: pluggy.PluginManager | None = None) -> 
 
 def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
     array = np.asarray(image)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"expected float pixels in [0, 1], got dtype {array.dtype}; for 8-bit data divide by 255 "
+                         "(read_image does this for files)")
     if array.ndim == 3:
         array, single = array[None], True
     elif array.ndim == 4:
@@ -85,6 +90,8 @@ def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
         raise ValueError(f"empty image of shape {array.shape}")
     if array.dtype != np.float32:
         array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError("the image contains NaN or infinity; pixels must be finite values in [0, 1]")
     return array, single
 
 
@@ -120,6 +127,13 @@ def check_score(name: str, value: float | None, extrapolate: bool) -> float | No
             f"{name}={value} is outside [0, 1]; pass extrapolate=True (CLI: --extrapolate) to go beyond the trained range"
         )
     return value
+
+
+def check_outscale(outscale: float | None) -> float | None:
+    """Validate ``outscale``: None (the model's scale) or a finite factor in (0, 16]."""
+    if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
+        raise ValueError(f"outscale must be in (0, 16], got {outscale}")
+    return outscale
 
 
 def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginManager) -> Scores:
@@ -218,8 +232,7 @@ def restore(
     manager = manager or get_plugin_manager()
     blur = check_score("blur", blur, extrapolate)
     noise = check_score("noise", noise, extrapolate)
-    if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
-        raise ValueError(f"outscale must be in (0, 16], got {outscale}")
+    check_outscale(outscale)
     tiling = TileConfig.fitted(tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)

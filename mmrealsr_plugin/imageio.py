@@ -270,6 +270,8 @@ def write_image(
         raise ImageError(f"{path}: the image has an alpha channel but {fmt} cannot store it; use .png, .webp or .tiff")
     if bit_depth not in (8, 16):
         raise ImageError(f"{path}: bit depth must be 8 or 16, got {bit_depth}")
+    if not np.isfinite(pixels).all():
+        raise ImageError(f"{path}: the pixels contain NaN or infinity; nothing was written")
     if bit_depth == 16 and fmt in SIXTEEN_BIT_FORMATS:
         payload = _encode_sixteen_bit(pixels, fmt, icc_profile)
     else:

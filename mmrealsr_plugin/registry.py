@@ -81,12 +81,23 @@ class Registry:
 
 
 def _entries_from(data: dict, origin: str) -> dict[str, RegistryEntry]:
+    """Registry entries of one TOML document; every field is text, anything else is an error naming it."""
     known = {f.name for f in fields(RegistryEntry)} - {"name"}
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise ValueError(f"{origin}: 'models' must be a table of [models.NAME] entries, got {models!r}")
+    if not isinstance(data.get("default", ""), str):
+        raise ValueError(f"{origin}: 'default' must be a model name in quotes, got {data['default']!r}")
     entries = {}
-    for name, raw in data.get("models", {}).items():
+    for name, raw in models.items():
+        if not isinstance(raw, dict):
+            raise ValueError(f"{origin}: models.{name} must be a table ([models.{name}]), got {raw!r}")
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"{origin}: model {name!r} has unknown fields {unknown}; known fields: {sorted(known)}")
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise ValueError(f"{origin}: models.{name}.{key} must be text in quotes, got {value!r}")
         entries[name] = RegistryEntry(name=name, **raw)
     return entries
 
@@ -163,6 +174,10 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
         from .hub import resolve_remote
 
         return resolve_remote(entry), text
+    if path.is_dir():
+        inside = path / "model.safetensors"
+        hint = f"; did you mean {inside}?" if inside.is_file() else ""
+        raise ModelNotFoundError(f"model {text!r} is a folder, not a weights file{hint}")
     if looks_like_path(text):
         hint = f"; for the Hub repository of that name write hf://{text}" if _could_be_repo(text) else ""
         raise ModelNotFoundError(

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import OutputError
 from ..imageio import FORMATS_BY_SUFFIX
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..types import LoadedModel
@@ -64,6 +65,15 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+def refuse_overwriting_inputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """:class:`OutputError` when an output would replace an input (by identity), with or without --force."""
+    sources = {identity: path for path in inputs if (identity := file_identity(path)) is not None}
+    for output in outputs:
+        source = sources.get(file_identity(output))
+        if source is not None:
+            raise OutputError(f"{output} is the input {source}; inputs are never overwritten: choose another output")
 
 
 def _pattern_root(pattern: str) -> Path:

@@ -29,11 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import writable_folder
     from ..export.onnx import DEFAULT_OPSET, export_checkpoint
     from ..registry import resolve_model
 
     if args.opset is not None and args.opset < DEFAULT_OPSET:
         raise ValueError(f"--opset {args.opset} is too old: ONNX Runtime needs opset >= {DEFAULT_OPSET} from this exporter")
+    writable_folder(args.output_dir)
     path, name = resolve_model(args.model)
     precisions = ("float32", "float16") if args.fp16 else ("float32",)
     pairs = export_checkpoint(

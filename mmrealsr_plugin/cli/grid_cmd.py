@@ -10,9 +10,10 @@ from tqdm import tqdm
 
 from ..atomic import writable_folder
 from ..errors import ImageError, OutputError
-from ..grid import modulation_grid
+from ..grid import check_cell_size, modulation_grid
 from ..imageio import FORMATS_BY_SUFFIX, read_image, write_image
 from . import EXIT_OK
+from ..tiling import TileConfig
 from .common import add_model_options, add_tile_options, file_identity, load_from_args
 
 
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() not in FORMATS_BY_SUFFIX:
         raise ImageError(f"--output {args.output}: unsupported image type {args.output.suffix!r}; use one of "
                          f"{sorted(FORMATS_BY_SUFFIX)}")
+    check_cell_size(args.cell_size)
+    TileConfig.fitted(args.tile, args.overlap)
     writable_folder(args.output.parent)
     image = read_image(args.input)
     model = load_from_args(args)

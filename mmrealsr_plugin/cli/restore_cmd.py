@@ -10,9 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..atomic import writable_folder
-from ..engine import check_score, restore
+from ..engine import check_outscale, check_score, restore
 from ..errors import ImageError, MMRealSRError
-from ..imageio import FORMATS_BY_SUFFIX, read_image, write_image
+from ..imageio import ALPHA_FORMATS, FORMATS_BY_SUFFIX, read_image, write_image
+from ..tiling import TileConfig
 from . import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 from .common import InputFile, add_model_options, add_tile_options, expand_inputs, file_identity, load_from_args
 
@@ -89,6 +90,10 @@ def plan_outputs(inputs: list[InputFile], output_dir: Path, suffix: str, ext: st
 def run(args: argparse.Namespace) -> int:
     check_score("noise", args.noise, args.extrapolate)
     check_score("blur", args.blur, args.extrapolate)
+    check_outscale(args.outscale)
+    TileConfig.fitted(args.tile, args.overlap)
+    if any(sep and sep in args.suffix for sep in (os.sep, os.altsep)):
+        raise ValueError(f"--suffix {args.suffix!r} must not contain a path separator: outputs stay in --output-dir")
     inputs = expand_inputs(args.inputs, args.recursive)
     jobs, failures = plan_outputs(inputs, args.output_dir, args.suffix, args.ext)
     for source, message in failures:
@@ -106,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
             if target.exists() and not args.overwrite:
                 raise ImageError(f"{target} already exists; pass --overwrite to replace it")
             image = read_image(source)
+            if image.has_alpha and FORMATS_BY_SUFFIX[target.suffix.lower()] not in ALPHA_FORMATS:
+                raise ImageError(f"{source} has an alpha channel, which {target.suffix} cannot store; use --ext png, "
+                                 "webp or tiff")
             tiles = tqdm(total=0, unit="tile", leave=False, file=sys.stderr, desc=source.name)
 
             def progress(done: int, total: int, tiles: tqdm = tiles) -> None:
