@@ -104,3 +104,24 @@ def test_a_lying_model_is_refused_fast_from_the_folder_and_from_the_hub(comfy, t
     failure = _error(comfy, _graph(comfy, _loader("one-d.safetensors")))
     assert "conv_last.weight" in failure["exception_message"]
     assert comfy.request("/system_stats")  # still serving
+
+
+def test_odd_inputs_from_the_nodes(comfy) -> None:
+    """A 1x1 image through every node in bfloat16 and tile 16; a junk Hub reference is a clear error."""
+    from PIL import Image
+
+    Image.new("RGB", (1, 1), (200, 100, 50)).save(comfy.base / "input" / "one-pixel.png")
+    graph = _graph(comfy, {**_loader(comfy.files["model"]), "inputs": {
+        **_loader(comfy.files["model"])["inputs"], "precision": "bfloat16"}}, tile=16, overlap=64)
+    graph["1"]["inputs"]["image"] = "one-pixel.png"
+    graph["3"] = {"class_type": "MMRealSREstimateDegradation", "inputs": {"image": ["1", 0], "model": ["2", 0]}}
+    graph["6"] = {"class_type": "MMRealSRModulationGrid", "inputs": {
+        "image": ["1", 0], "model": ["2", 0], "blur_values": "0, 1", "noise_values": "0.5", "cell_size": 64,
+        "tile": 16, "overlap": 512}}
+    graph["7"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "grid-1px"}}
+    entry = comfy.run(graph)
+    assert comfy.output_image(entry["outputs"]["5"]["images"][0]).shape == (4, 4, 3)
+    assert comfy.output_image(entry["outputs"]["7"]["images"][0]).ndim == 3
+    for junk in ("../../etc/passwd", "hf://only-one-part", "a/b:../x.safetensors"):
+        failure = _error(comfy, _graph(comfy, _loader(comfy.files["model"], junk)))
+        assert failure["node_type"] == "LoadMMRealSRModel" and junk in failure["exception_message"], failure

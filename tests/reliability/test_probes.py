@@ -111,3 +111,15 @@ def test_api_refuses_integer_and_non_finite_pixels(tiny_model_path: Path, tmp_pa
         load_model(tiny_model_path, device="cpu", precision="fp16")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="cell_size"):
         modulation_grid(model, bad, cell_size=100_000)
+
+
+def test_export_never_replaces_graphs_without_overwrite(tmp_path: Path, tiny_model_path: Path) -> None:
+    out = tmp_path / "onnx"
+    out.mkdir()
+    earlier = out / "tiny.generator.onnx"
+    earlier.write_bytes(b"an earlier export of another model")
+    args = ["export-onnx", str(tiny_model_path), str(out), "--no-check"]
+    assert main(args) == EXIT_USAGE
+    assert earlier.read_bytes() == b"an earlier export of another model"
+    assert main([*args, "--overwrite"]) == EXIT_OK
+    assert earlier.read_bytes() != b"an earlier export of another model"
