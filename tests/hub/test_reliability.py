@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -76,44 +74,17 @@ def test_offline_local_dir_file_is_verified_by_content(client, tmp_path: Path) -
     assert sha256_of(Path(client.ok("download", "tester/tamper", local_dir=str(models)))) == sha256_of(weights)
 
 
-class _SilentServer:
-    """Accepts TCP connections on loopback and never answers a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.held: list[socket.socket] = []
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 @pytest.mark.slow
-def test_a_silent_endpoint_fails_within_the_promised_time(client, tmp_path: Path) -> None:
+def test_a_silent_endpoint_fails_within_the_promised_time(client, silent_endpoint, tmp_path: Path) -> None:
     """Issue 13 item 9: 400 s before; the README promises about 25 s. Also push, which used to wait forever."""
-    silent = _SilentServer()
-    env = {"HF_ENDPOINT": silent.url, "HF_HUB_ETAG_TIMEOUT": None, "HF_HUB_DOWNLOAD_TIMEOUT": None}
-    try:
+    with silent_endpoint() as silent:
+        env = {"HF_ENDPOINT": silent.url, "HF_HUB_ETAG_TIMEOUT": None, "HF_HUB_DOWNLOAD_TIMEOUT": None}
         started = time.monotonic()
         download = client.run("download", "tester/tiny", env=env)
         download_s = time.monotonic() - started
         started = time.monotonic()
         push = client.run("push", str(save_random_model(tmp_path / "a.safetensors")), "tester/tiny", env=env)
         push_s = time.monotonic() - started
-    finally:
-        silent.close()
     assert download["error"] == "HubError" and silent.url in download["message"], download
     assert "25" in download["message"] and "MMREALSR_HUB_TIMEOUT" in download["message"]
     assert download_s < 45, f"download took {download_s:.0f} s"
@@ -121,13 +92,10 @@ def test_a_silent_endpoint_fails_within_the_promised_time(client, tmp_path: Path
     assert push_s < 45, f"push took {push_s:.0f} s"
 
 
-def test_a_silent_endpoint_with_a_cached_file_serves_the_cache(client, tmp_path: Path) -> None:
+def test_a_silent_endpoint_with_a_cached_file_serves_the_cache(client, silent_endpoint, tmp_path: Path) -> None:
     weights = save_random_model(tmp_path / "a.safetensors")
     _, cached = client.all(("push", str(weights), "tester/cached"), ("download", "tester/cached"))
-    silent = _SilentServer()
-    try:
+    with silent_endpoint() as silent:
         started = time.monotonic()
         again = client.ok("download", "tester/cached", env={"HF_ENDPOINT": silent.url, "HF_HUB_ETAG_TIMEOUT": "2"})
-    finally:
-        silent.close()
     assert again == cached and time.monotonic() - started < 45

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -54,3 +55,14 @@ def python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
                               text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def silent_endpoint() -> type:
+    """``SilentEndpoint`` of tests/hub/hub_server.py: a Hub that accepts connections and never answers."""
+    path = Path(__file__).resolve().parents[1] / "hub" / "hub_server.py"
+    spec = importlib.util.spec_from_file_location("mmrealsr_reliability_tests_hub_server", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.SilentEndpoint

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -161,45 +159,16 @@ def test_unknown_backend_name_is_named(tmp_path: Path, tiny_model_path: Path) ->
     assert "'tensorrt'" in message and "torch" in message and "any backend" not in message
 
 
-class _CountingServer:
-    """A loopback socket that accepts connections and counts them; it never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.connections.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.connections:
-            conn.close()
-
-
 @pytest.mark.parametrize("argument", ["models/x.safetensors", "./x.pth", "~/no-such-dir/x.safetensors",
                                       "x.safetensors", "existing/model", "sub/dir/weights.onnx"])
-def test_a_missing_path_is_a_missing_file_without_any_network_call(argument: str, tmp_path: Path, python) -> None:
+def test_a_missing_path_is_a_missing_file_without_any_network_call(argument: str, tmp_path: Path, python,
+                                                                    silent_endpoint) -> None:
     """Issue 13 item 10: it used to be looked up on the Hub for 26 s, and the message never said 'does not exist'."""
     (tmp_path / "existing").mkdir()
     (tmp_path / "models").mkdir()
-    server = _CountingServer()
-    try:
+    with silent_endpoint() as server:
         result = python("-m", "mmrealsr_plugin", "estimate", "nothing.png", "--model", argument,
                         env={"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": None, "HOME": str(tmp_path)}, timeout=60)
-    finally:
-        server.close()
     assert result.returncode in (2, 3), result.stderr
     assert "does not exist" in result.stderr and argument in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
