@@ -99,3 +99,29 @@ def test_a_silent_endpoint_with_a_cached_file_serves_the_cache(client, silent_en
         started = time.monotonic()
         again = client.ok("download", "tester/cached", env={"HF_ENDPOINT": silent.url, "HF_HUB_ETAG_TIMEOUT": "2"})
     assert again == cached and time.monotonic() - started < 45
+
+
+def test_a_lying_model_on_the_hub_is_refused_with_the_file_named(client, tmp_path: Path) -> None:
+    """Issue 13 items 6 and 13 through a Hub reference: the downloaded file is named, nothing huge is built."""
+    import json
+
+    from mmrealsr_plugin.testing import TINY_CONFIG, random_model
+    from mmrealsr_plugin.weights import CONFIG_METADATA_KEY
+    from safetensors.torch import save_file
+
+    liar = tmp_path / "liar.safetensors"
+    claim = {**TINY_CONFIG.to_dict(), "num_feat": 4096, "num_block": 200}
+    save_file({k: v.clone() for k, v in random_model().state_dict().items()}, str(liar),
+              metadata={CONFIG_METADATA_KEY: json.dumps(claim)})
+    started = time.monotonic()
+    _, _, loaded, cli = client.many(
+        ("api", "create_repo", "tester/liar"),
+        ("api", "upload_file", {"path_or_fileobj": str(liar), "path_in_repo": "liar.safetensors",
+                                "repo_id": "tester/liar"}),
+        ("load", "hf://tester/liar/liar.safetensors"),
+        ("cli", "estimate", str(tmp_path / "x.png"), "--model", "hf://tester/liar/liar.safetensors"),
+    )
+    assert loaded["error"] == "ModelLoadError", loaded
+    assert "liar.safetensors" in loaded["message"] and "num_feat=4096" in loaded["message"]
+    assert cli["ok"] == 3
+    assert time.monotonic() - started < 60
