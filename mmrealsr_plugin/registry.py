@@ -181,7 +181,7 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
     if looks_like_path(text):
         hint = f"; for the Hub repository of that name write hf://{text}" if _could_be_repo(text) else ""
         raise ModelNotFoundError(
-            f"model file {text!r} does not exist (looked for {path.absolute()}); check the path{hint}"
+            f"model {text!r} does not exist: no such file (looked for {path.absolute()}); check the path{hint}"
         )
     if text.startswith(HUB_SCHEME) or "/" in text:
         from .hub import resolve_remote
