@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .archs.mmrealsr import MMRealSRConfig, resolve_config
+from .archs.mmrealsr import MMRealSR, MMRealSRConfig, fitted_network
 from .errors import ModelLoadError, ModelNotFoundError
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
@@ -131,15 +131,21 @@ def config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any] | None:
     return data
 
 
-def architecture_of(state: StateDict, source: str) -> MMRealSRConfig:
-    """The checked architecture of a state dict read from ``source`` (see :func:`resolve_config`).
+def checked_network(state: StateDict, source: str) -> MMRealSR:
+    """The network of a state dict read from ``source``, on the meta device, every tensor checked to fit it.
 
-    The tensors decide; the stored metadata only adds the estimator's strides. Errors name ``source``.
+    The tensors decide; the stored metadata only adds the estimator's strides (see
+    :func:`fitted_network`). Errors name ``source``.
     """
     try:
-        return resolve_config(state.tensors, config_from_metadata(state.metadata))
+        return fitted_network(state.tensors, config_from_metadata(state.metadata))
     except ModelLoadError as exc:
         raise type(exc)(f"{source}: {exc}") from None
+
+
+def architecture_of(state: StateDict, source: str) -> MMRealSRConfig:
+    """The checked architecture of a state dict read from ``source`` (see :func:`checked_network`)."""
+    return checked_network(state, source).config
 
 
 def save_safetensors(

@@ -13,7 +13,7 @@ from ..errors import BackendError, BackendOutOfMemoryError
 from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
-from ..weights import WEIGHT_SUFFIXES, StateDict, architecture_of, read_state_dict, sha256_of
+from ..weights import WEIGHT_SUFFIXES, StateDict, checked_network, read_state_dict, sha256_of
 
 NAME = "torch"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -44,9 +44,7 @@ def build_model(state: StateDict, source: str) -> MMRealSR:
     The network is made on the meta device and takes the file's tensors as its parameters, so
     nothing is allocated beyond the tensors already read (and no random init is spent).
     """
-    config = architecture_of(state, source)
-    with torch.device("meta"):
-        model = MMRealSR(config)
+    model = checked_network(state, source)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
     model.load_state_dict(tensors, strict=True, assign=True)
     return model.eval().requires_grad_(False)

@@ -139,11 +139,11 @@ def _reconcile(detected: MMRealSRConfig, declared: Mapping[str, Any]) -> MMRealS
     return detected if ours == theirs else claimed
 
 
-def _fit_problems(config: MMRealSRConfig, state: Mapping[str, torch.Tensor]) -> list[str]:
-    """Every way the tensors differ from ``config``'s network, found without allocating that network.
+def _count_problems(config: MMRealSRConfig, state: Mapping[str, torch.Tensor]) -> list[str]:
+    """The tensor count of the repeated parts, from one block built on the meta device.
 
-    The tensor count of the repeated parts is checked first (from one block built on the meta device),
-    so a file naming thousands of blocks with a few bytes each cannot make even the meta model big.
+    Checked before the whole network is built, so a file naming thousands of blocks with a few bytes
+    each cannot make even the meta-device network big.
     """
     with torch.device("meta"):
         per_block = len(RRDB(1, 1).state_dict())
@@ -152,8 +152,11 @@ def _fit_problems(config: MMRealSRConfig, state: Mapping[str, torch.Tensor]) -> 
         count = sum(1 for key in state if key.startswith(prefix))
         if count != config.num_block * each:
             return [f"{count} tensors under {prefix}* where {config.num_block} blocks have {config.num_block * each}"]
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in MMRealSR(config).state_dict().items()}
+    return []
+
+
+def _shape_problems(network: MMRealSR, state: Mapping[str, torch.Tensor]) -> list[str]:
+    expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
     problems = [f"missing {key}" for key in expected if key not in state]
     problems += [f"unexpected {key}" for key in state if key not in expected]
     problems += [f"{key} has shape {tuple(state[key].shape)}, expected {shape}"
@@ -161,19 +164,31 @@ def _fit_problems(config: MMRealSRConfig, state: Mapping[str, torch.Tensor]) -> 
     return problems
 
 
-def resolve_config(state: Mapping[str, torch.Tensor], declared: Mapping[str, Any] | None = None) -> MMRealSRConfig:
-    """The architecture of ``state``: read from shapes, strides from ``declared``, every tensor checked.
+def fitted_network(state: Mapping[str, torch.Tensor], declared: Mapping[str, Any] | None = None) -> MMRealSR:
+    """The network of ``state`` on the meta device (no memory), every one of its tensors checked to fit.
 
-    Raises :class:`NotMMRealSRModelError` for other networks and :class:`ModelLoadError` for malformed
-    tensors, metadata that contradicts them, or tensors that do not fit; messages do not name the file
-    (callers prefix it).
+    The architecture is read from shapes; ``declared`` (a file's stored config) only adds the estimator's
+    strides. Load the tensors with ``load_state_dict(state, strict=True, assign=True)``. Raises
+    :class:`NotMMRealSRModelError` for other networks and :class:`ModelLoadError` for malformed tensors,
+    metadata that contradicts them, or tensors that do not fit; messages do not name the file (callers
+    prefix it).
     """
     config = detect_config(state)
     if declared is not None:
         config = _reconcile(config, declared)
-    problems = _fit_problems(config, state)
-    if problems:
+    problems = _count_problems(config, state)
+    network = None
+    if not problems:
+        with torch.device("meta"):
+            network = MMRealSR(config)
+        problems = _shape_problems(network, state)
+    if problems or network is None:
         more = len(problems) - MAX_PROBLEMS_SHOWN
         shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
         raise ModelLoadError(f"the tensors do not fit one MM-RealSR architecture: {shown}")
-    return config
+    return network
+
+
+def resolve_config(state: Mapping[str, torch.Tensor], declared: Mapping[str, Any] | None = None) -> MMRealSRConfig:
+    """The checked architecture of ``state`` (see :func:`fitted_network`)."""
+    return fitted_network(state, declared).config
