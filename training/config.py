@@ -308,8 +308,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:  # 
     path = find_config(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise TrainingConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TrainingConfigError(f"{path}: not a valid TOML text file ({exc})") from exc
+    except OSError as exc:
+        raise TrainingConfigError(f"cannot read the training config {path}: {exc.strerror or exc}") from exc
     return config_from_dict(apply_overrides(data, list(overrides)))
 
 

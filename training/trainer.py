@@ -530,24 +530,24 @@ def _as_tuple(value: Any) -> Any:
 def train(config: TrainConfig, resume: bool = False, on_checkpoint: Any = None) -> Path | None:
     """Run (or continue) a training run; returns the exported EMA weights on the main process.
 
-    Every path of the config is checked first, and the main process claims the run folder (refusing one that
-    holds an earlier run unless ``resume``), all before a model is built or a file written.
+    Every path of the config is checked first; the models are built (every weights file read) before the main
+    process claims the run folder, refusing one that holds an earlier run unless ``resume``.
     """
     check_paths(config)
     dist_info = setup_distributed(config.run.device)
     finished = False
     try:
-        with claim_run_folder(config.output_dir, resume) if dist_info.is_main else contextlib.nullcontext():
-            trainer = Trainer(config, dist_info)
-            try:
+        trainer = Trainer(config, dist_info)  # reads every weights file; writes nothing
+        try:
+            with claim_run_folder(config.output_dir, resume) if dist_info.is_main else contextlib.nullcontext():
                 if resume and trainer.resume() and dist_info.is_main:
                     trainer.log({"event": "resume", "iter": trainer.iteration})
                 if dist_info.is_main:
                     with atomic_path(trainer.out_dir / "config.json") as part:
                         part.write_text(json.dumps(config.to_dict(), indent=2))
                 exported = trainer.fit(on_checkpoint)
-            finally:
-                trainer.close()
+        finally:
+            trainer.close()
         finished = True
         return exported
     finally:

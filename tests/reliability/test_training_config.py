@@ -69,3 +69,10 @@ def test_nan_in_a_config_file_names_the_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["0", "1.5e-4", "1"])
 def test_valid_numbers_still_load(value: str) -> None:
     assert load_config("smoke", [f"losses.gan={value}", "run.name='ok name_1.2'"]).losses.gan == float(value)
+
+
+def test_a_binary_config_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "photo.toml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(TrainingConfigError, match=f"{path}: not a valid TOML text file"):
+        load_config(path)

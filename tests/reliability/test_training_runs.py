@@ -143,6 +143,23 @@ def test_all_path_problems_are_listed_at_once_and_unused_paths_are_not_checked(d
     assert code == 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        (["init.generator={bad}"], "init.generator"),
+        (['run.stage="gan"', "data.sharpen_gt=false", "losses.perceptual=1.0", "losses.vgg_weights={bad}"],
+         "losses.vgg_weights"),
+        (["init.realesrgan_ncnn_param={bad}", "init.realesrgan_ncnn_bin={bad}"], "init.realesrgan_ncnn_param"),
+    ],
+)
+def test_unreadable_weights_files_name_their_key_and_create_no_run_folder(data, capsys, tmp_path, extra, key) -> None:
+    bad = tmp_path / "weights.bin"
+    bad.write_bytes(b"\x89 not weights at all")
+    code, err = _train(data, capsys, *(item.format(bad=f'"{bad}"') for item in extra))
+    assert code != 0 and key in err and str(bad) in err, err
+    assert not (data["runs"] / "smoke").exists()
+
+
 @pytest.mark.parametrize("damage", ["unreadable", "unpaired"])
 def test_unusable_validation_images_are_found_at_start(data, capsys, damage) -> None:
     low = data["val"] / "LR_x4" / "img_0.png"
