@@ -199,3 +199,23 @@ def test_install_records_the_pixel_limit_and_the_plugin_checks_areas_before_read
         config.check_size("layer 'Background'", 80, 70)
     old_install = channel.WorkerConfig(command=["python"])  # written before the limit was recorded
     old_install.check_size("layer", 100_000, 100_000)
+
+
+def test_a_full_temporary_folder_is_a_clear_message(tmp_path: Path) -> None:
+    """The plug-in's side in a process whose files may not grow past 4 KiB (writes fail as on a full disk)."""
+    code = (
+        "import resource, signal, sys, numpy as np\n"
+        "from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp import channel\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "try:\n"
+        "    channel.run_worker(channel.WorkerConfig(command=['true']), 'estimate',\n"
+        "                       [np.zeros((64, 64, 3), np.float32)], channel.Knobs())\n"
+        "except channel.ChannelError as exc:\n"
+        "    sys.exit(str(exc))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot write the pixels for MM-RealSR" in done.stderr and "free space" in done.stderr
+    assert list(tmp_path.iterdir()) == [], "the temporary folder was left behind"

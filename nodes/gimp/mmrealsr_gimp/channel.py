@@ -281,7 +281,11 @@ def run_worker(
         inputs, outputs = [], []
         for index, image in enumerate(images):
             inputs.append(os.path.join(folder, f"in{index}.npy"))
-            np.save(inputs[-1], np.ascontiguousarray(image, dtype=np.float32), allow_pickle=False)
+            try:
+                np.save(inputs[-1], np.ascontiguousarray(image, dtype=np.float32), allow_pickle=False)
+            except OSError as exc:
+                raise ChannelError(f"cannot write the pixels for MM-RealSR into {folder} ({exc.strerror or exc}); "
+                                   "free space in the temporary folder (TMPDIR) and try again") from None
             if task == "restore":
                 outputs.append(os.path.join(folder, f"out{index}.npy"))
         argv = worker_argv(config, task, inputs, outputs, knobs)
