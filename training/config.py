@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..archs.mmrealsr import MMRealSRConfig
-from ..errors import TrainingConfigError
+from ..errors import MMRealSRError, TrainingConfigError
 
 Stage = Literal["net", "gan", "estimator"]
 Precision = Literal["fp32", "bf16"]
@@ -348,6 +348,7 @@ RANGES: dict[str, Range] = {
     "losses.anchor": NON_NEGATIVE, "losses.factor_rank": NON_NEGATIVE, "losses.perceptual": NON_NEGATIVE,
     "losses.perceptual_layers": NON_NEGATIVE, "losses.gan": NON_NEGATIVE,
     "discriminator.num_feat": AT_LEAST_ONE, "hub.every": NON_NEGATIVE,
+    "model.estimator_feats": AT_LEAST_ONE,  # a 0-wide estimator stage failed only at the first forward pass
 }
 """Numeric limits checked at load time, by dotted key; the message names the key, the value and the range."""
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -384,6 +385,16 @@ def _check(config: TrainConfig) -> None:
         )
     if not DEVICE.fullmatch(run.device):
         raise TrainingConfigError(f"config key 'run.device' must be auto, cpu, cuda or cuda:N, got {run.device!r}")
+    if config.hub.repo:
+        from ..hub.reference import parse_reference
+
+        try:
+            valid = parse_reference(config.hub.repo).repo_id == config.hub.repo
+        except MMRealSRError:
+            valid = False
+        if not valid:
+            raise TrainingConfigError(f"config key 'hub.repo' must be a Hub repository id ORG/NAME (where the "
+                                      f"weights are pushed), got {config.hub.repo!r}")
     if len(config.optim.betas) != 2:
         raise TrainingConfigError(f"config key 'optim.betas' must hold two values (Adam's beta1, beta2), got "
                                   f"{list(config.optim.betas)}")

@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,12 @@ def test_unreadable_weights_files_name_their_key_and_create_no_run_folder(data, 
     bad.write_bytes(b"\x89 not weights at all")
     code, err = _train(data, capsys, *(item.format(bad=f'"{bad}"') for item in extra))
     assert code != 0 and key in err and str(bad) in err, err
+    assert not (data["runs"] / "smoke").exists()
+
+
+def test_a_cuda_device_that_is_not_there_names_run_device(data, capsys) -> None:
+    code, err = _train(data, capsys, 'run.device="cuda:99"')
+    assert code != 0 and "'run.device' = 'cuda:99'" in err and 'run.device = "cpu"' in err, err
     assert not (data["runs"] / "smoke").exists()
 
 
@@ -354,3 +361,23 @@ def test_an_unreadable_training_image_mid_run_saves_what_was_trained(data) -> No
     trainer.close()
     saved = ckpt.latest_checkpoint(data["runs"] / "smoke" / "checkpoints")
     assert saved is not None and ckpt.load_checkpoint(saved).iteration == 3
+
+
+def test_an_unreachable_hub_loses_no_training(data, tmp_path: Path) -> None:
+    """Periodic pushes that fail are logged and training goes on; a failed final push names the saved weights."""
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update({"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": "hf_test", "HF_HOME": str(tmp_path / "hf"),
+                "HF_HUB_DISABLE_TELEMETRY": "1"})
+    sets = _sets(data, "run.val_every=0", 'hub.repo="org/smoke"', "hub.every=2")
+    done = subprocess.run([sys.executable, "-m", "mmrealsr_plugin", "train", "smoke", *sets], env=env,
+                          capture_output=True, text=True, timeout=240)
+    run_dir = data["runs"] / "smoke"
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "Nothing is lost: the weights are in" in done.stderr and "mmrealsr hub push" in done.stderr
+    assert (run_dir / "final" / "smoke.safetensors").is_file()
+    failed = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+              if '"hub_push_failed"' in line]
+    assert [record["iter"] for record in failed] == [2, 4]
