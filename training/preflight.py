@@ -23,18 +23,12 @@ LOCK_NAME = ".lock"
 """Held (flock) by the process training the run; the kernel releases it when that process dies."""
 
 
-def _folder_problem(path: Path) -> str | None:
+def _path_problem(path: Path, want_folder: bool = False) -> str | None:
     if not path.exists():
         return "does not exist"
-    if not path.is_dir():
+    if want_folder and not path.is_dir():
         return "is not a folder"
-    return None
-
-
-def _file_problem(path: Path) -> str | None:
-    if not path.exists():
-        return "does not exist"
-    if not path.is_file():
+    if not want_folder and not path.is_file():
         return "is not a file"
     return None
 
@@ -50,7 +44,7 @@ def _unreadable(paths: list[Path]) -> str | None:
 
 def _images_problem(folder: Path, limit: int) -> str | None:
     """Why validation could not use the images of ``folder`` (flat, as validation lists them), if it could not."""
-    problem = _folder_problem(folder)
+    problem = _path_problem(folder, want_folder=True)
     if problem:
         return problem
     images = list_images(folder, limit)
@@ -59,7 +53,7 @@ def _images_problem(folder: Path, limit: int) -> str | None:
 
 def _paired_problem(root: Path, limit: int) -> str | None:
     """Why PSNR validation could not use ``root`` (HR/ and LR_x4/ images of the same names), if it could not."""
-    problem = _folder_problem(root)
+    problem = _path_problem(root, want_folder=True)
     if problem:
         return problem
     missing = [sub for sub in ("HR", "LR_x4") if not (root / sub).is_dir()]
@@ -80,7 +74,7 @@ def _training_folders(config: TrainConfig) -> list[str]:
         return [f"data.train_dirs is empty; {fix}"]
     problems = []
     for index, value in enumerate(config.data.train_dirs):
-        problem = _folder_problem(Path(value))
+        problem = _path_problem(Path(value), want_folder=True)
         if problem is None:
             try:
                 list_training_images(value)
@@ -116,16 +110,16 @@ def _weight_files(config: TrainConfig) -> list[str]:
               "to start from scratch"),
              ("init.realesrgan_ncnn_param", init.realesrgan_ncnn_param, "Real-ESRGAN x4plus's ncnn .param file"),
              ("init.realesrgan_ncnn_bin", init.realesrgan_ncnn_bin, "Real-ESRGAN x4plus's ncnn .bin file")]
+    problems = []
     if losses.perceptual > 0 and config.run.stage != "estimator":
         if not losses.vgg_weights:
-            return [f"losses.vgg_weights is empty but losses.perceptual = {losses.perceptual}; set it to VGG19 "
-                    "ImageNet weights (a local file or hf://owner/repo/file), or set losses.perceptual = 0"]
-        if not losses.vgg_weights.startswith("hf://"):
+            problems.append(f"losses.vgg_weights is empty but losses.perceptual = {losses.perceptual}; set it to VGG19 "
+                            "ImageNet weights (a local file or hf://owner/repo/file), or set losses.perceptual = 0")
+        elif not losses.vgg_weights.startswith("hf://"):
             files.append(("losses.vgg_weights", losses.vgg_weights, "VGG19 ImageNet weights (torchvision layout) or "
                           "hf://owner/repo/file"))
-    problems = []
     for key, value, expected in files:
-        problem = _file_problem(Path(value).expanduser()) if value else None
+        problem = _path_problem(Path(value).expanduser()) if value else None
         if problem:
             problems.append(f"{key} = {value!r} {problem}; set it to {expected}")
     return problems

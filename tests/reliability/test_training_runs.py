@@ -137,8 +137,10 @@ def test_every_config_path_is_checked_before_anything_starts(data, capsys, tmp_p
 
 def test_all_path_problems_are_listed_at_once_and_unused_paths_are_not_checked(data, capsys, tmp_path) -> None:
     code, err = _train(data, capsys, f'data.val_dir="{tmp_path}/a"', f'data.val_sweep_dir="{tmp_path}/b"',
-                       f'init.generator="{tmp_path}/c.pth"')
-    assert code != 0 and all(k in err for k in ("data.val_dir", "data.val_sweep_dir", "init.generator")), err
+                       f'init.generator="{tmp_path}/c.pth"', 'run.stage="gan"', "data.sharpen_gt=false",
+                       "losses.perceptual=1.0")
+    keys = ("data.val_dir", "data.val_sweep_dir", "init.generator", "losses.vgg_weights is empty")
+    assert code != 0 and all(k in err for k in keys), err
     # Validation never runs with val_every = 0, so its folders do not matter; nor do VGG weights without the loss.
     code, _ = _train(data, capsys, "run.val_every=0", f'data.val_dir="{tmp_path}/a"', 'losses.vgg_weights="/nope"')
     assert code == 0
