@@ -444,13 +444,13 @@ class Trainer:
                 elapsed = time.perf_counter() - started
                 self.log({"event": "train", "iter": self.iteration, "lr": self.sched_g.get_last_lr()[0],
                           "seconds": round(elapsed, 3), **losses})
-            # The checkpoint comes before validation: nothing trained is lost if validation fails.
-            if run.checkpoint_every and self.iteration % run.checkpoint_every == 0:
-                saved = self.save()
-                if saved is not None and on_checkpoint is not None:
-                    on_checkpoint(self, saved)
+            # The checkpoint comes before validation (nothing trained is lost if validation fails), the hook
+            # after it (a Hub push's model card shows this iteration's metrics).
+            saved = self.save() if run.checkpoint_every and self.iteration % run.checkpoint_every == 0 else None
             if run.val_every and self.iteration % run.val_every == 0 and self.dist.is_main:
                 self.log({"event": "val", "iter": self.iteration, **self.validate()})
+            if saved is not None and on_checkpoint is not None:
+                on_checkpoint(self, saved)
         if progress is not None:
             progress.close()
         digests = self.replica_digests()
