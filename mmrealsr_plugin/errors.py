@@ -93,3 +93,11 @@ class TrainingConfigError(MMRealSRError, ValueError):
 
 class DatasetError(MMRealSRError, ValueError):
     """A training image folder that is empty or holds an unreadable file; names the folder or file."""
+
+
+class RunFolderError(MMRealSRError, FileExistsError):
+    """A training run folder that holds an earlier run (started again without ``--resume``) or is in use."""
+
+
+class TrainingDivergedError(MMRealSRError, ArithmeticError):
+    """A training step whose losses are NaN or infinite; stopped before the weights reach a checkpoint."""
