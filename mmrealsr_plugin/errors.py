@@ -95,6 +95,14 @@ class DatasetError(MMRealSRError, ValueError):
     """A training image folder that is empty or holds an unreadable file; names the folder or file."""
 
 
+class RunFolderError(MMRealSRError, FileExistsError):
+    """A training run folder that holds an earlier run (started again without ``--resume``) or is in use."""
+
+
+class TrainingDivergedError(MMRealSRError, ArithmeticError):
+    """A training step whose losses are NaN or infinite; stopped before the weights reach a checkpoint."""
+
+
 class OutputError(MMRealSRError, OSError):
     """An output file or folder that cannot be written (missing, read-only, disk full); names it as the user gave it.
 

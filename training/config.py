@@ -9,6 +9,8 @@ checked the same way. The resolved config (after overrides) is stored in every c
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 import types
 import typing
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..archs.mmrealsr import MMRealSRConfig
-from ..errors import TrainingConfigError
+from ..errors import MMRealSRError, TrainingConfigError
 
 Stage = Literal["net", "gan", "estimator"]
 Precision = Literal["fp32", "bf16"]
@@ -225,6 +227,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TrainingConfigError(f"config key {key!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise TrainingConfigError(f"config key {key!r} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -304,21 +308,98 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:  # 
     path = find_config(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise TrainingConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TrainingConfigError(f"{path}: not a valid TOML text file ({exc})") from exc
+    except OSError as exc:
+        raise TrainingConfigError(f"cannot read the training config {path}: {exc.strerror or exc}") from exc
     return config_from_dict(apply_overrides(data, list(overrides)))
 
 
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of one numeric key (each element of a list, each value of a table)."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        low = f"{'>' if self.low_open else '>='} {self.low:g}"
+        return low if self.high == math.inf else f"{low} and {'<' if self.high_open else '<='} {self.high:g}"
+
+
+POSITIVE, NON_NEGATIVE, AT_LEAST_ONE = Range(0, low_open=True), Range(0), Range(1)
+RANGES: dict[str, Range] = {
+    "run.total_iter": AT_LEAST_ONE, "run.log_every": AT_LEAST_ONE, "run.keep_checkpoints": AT_LEAST_ONE,
+    "run.val_every": NON_NEGATIVE, "run.checkpoint_every": NON_NEGATIVE, "run.threads": NON_NEGATIVE,
+    "run.time_limit_minutes": NON_NEGATIVE,
+    "run.seed": Range(0, 2**31 - 1),  # numpy seeds must stay below 2**32 after adding 1000 per rank
+    "data.batch_size": AT_LEAST_ONE, "data.queue_size": NON_NEGATIVE, "data.val_max_images": NON_NEGATIVE,
+    "optim.lr_g": POSITIVE, "optim.lr_d": POSITIVE, "optim.betas": Range(0, 1, high_open=True),
+    "optim.weight_decay": NON_NEGATIVE, "optim.milestones": AT_LEAST_ONE, "optim.gamma": POSITIVE,
+    "optim.ema_decay": Range(0, 1, high_open=True),
+    "losses.l1": NON_NEGATIVE, "losses.rank": NON_NEGATIVE, "losses.rank_margin": NON_NEGATIVE,
+    "losses.anchor": NON_NEGATIVE, "losses.factor_rank": NON_NEGATIVE, "losses.perceptual": NON_NEGATIVE,
+    "losses.perceptual_layers": NON_NEGATIVE, "losses.gan": NON_NEGATIVE,
+    "discriminator.num_feat": AT_LEAST_ONE, "hub.every": NON_NEGATIVE,
+    "model.estimator_feats": AT_LEAST_ONE,  # a 0-wide estimator stage failed only at the first forward pass
+}
+"""Numeric limits checked at load time, by dotted key; the message names the key, the value and the range."""
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+RUN_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00]+")
+"""A run name is one folder name under ``run.output_root``: not empty, no separators, not ``.`` or ``..``."""
+
+
+def _numbers(key: str, value: Any) -> list[tuple[str, Any]]:
+    """(dotted label, number) for a scalar, for each element of a list and each value of a table."""
+    if isinstance(value, dict):
+        return [(f"{key}.{k}", v) for k, v in value.items()]
+    if isinstance(value, list):
+        return [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    return [(key, value)]
+
+
+def _check_ranges(config: TrainConfig) -> None:
+    plain = config.to_dict()
+    for key, allowed in RANGES.items():
+        section, name = key.split(".")
+        for label, number in _numbers(key, plain[section][name]):
+            if number not in allowed:
+                raise TrainingConfigError(f"config key {label!r} must be {allowed}, got {number!r}")
+
+
 def _check(config: TrainConfig) -> None:
-    """Cross-field rules that single-field types cannot express."""
+    """Ranges, and cross-field rules that single-field types cannot express."""
+    _check_ranges(config)
     run, data, losses = config.run, config.data, config.losses
-    for name in ("total_iter", "log_every", "val_every", "checkpoint_every", "keep_checkpoints"):
-        if getattr(run, name) < 0 or (name in ("total_iter", "log_every", "keep_checkpoints") and getattr(run, name) < 1):
-            raise TrainingConfigError(f"run.{name} must be positive, got {getattr(run, name)}")
-    if data.batch_size < 1 or data.gt_size < 16 or data.gt_size % 4:
+    if not RUN_NAME.fullmatch(run.name):
         raise TrainingConfigError(
-            f"data.batch_size must be >= 1 and data.gt_size a multiple of 4 >= 16, got {data.batch_size}, {data.gt_size}"
+            f"config key 'run.name' must be one folder name (not empty, no '/' or '\\', not '.' or '..'), got "
+            f"{run.name!r}; the run's folder is run.output_root/run.name"
         )
+    if not DEVICE.fullmatch(run.device):
+        raise TrainingConfigError(f"config key 'run.device' must be auto, cpu, cuda or cuda:N, got {run.device!r}")
+    if config.hub.repo:
+        from ..hub.reference import parse_reference
+
+        try:
+            valid = parse_reference(config.hub.repo).repo_id == config.hub.repo
+        except MMRealSRError:
+            valid = False
+        if not valid:
+            raise TrainingConfigError(f"config key 'hub.repo' must be a Hub repository id ORG/NAME (where the "
+                                      f"weights are pushed), got {config.hub.repo!r}")
+    if len(config.optim.betas) != 2:
+        raise TrainingConfigError(f"config key 'optim.betas' must hold two values (Adam's beta1, beta2), got "
+                                  f"{list(config.optim.betas)}")
+    if data.gt_size < 16 or data.gt_size % 4:
+        raise TrainingConfigError(f"config key 'data.gt_size' must be a multiple of 4 >= 16, got {data.gt_size}")
     if data.crop_size < data.gt_size or data.crop_size % 4:
         raise TrainingConfigError(
             f"data.crop_size ({data.crop_size}) must be a multiple of 4 and at least data.gt_size ({data.gt_size})"
@@ -332,8 +413,6 @@ def _check(config: TrainConfig) -> None:
         raise TrainingConfigError(f"losses.perceptual_layers has unknown VGG19 layers {bad_layers}; known: {VGG19_LAYERS}")
     if config.model.scale != 4:
         raise TrainingConfigError(f"model.scale must be 4 for training (the synthesis is x4), got {config.model.scale}")
-    if not 0 <= config.optim.ema_decay < 1:
-        raise TrainingConfigError(f"optim.ema_decay must be in [0, 1), got {config.optim.ema_decay}")
     if bool(config.init.realesrgan_ncnn_param) != bool(config.init.realesrgan_ncnn_bin):
         raise TrainingConfigError("init.realesrgan_ncnn_param and init.realesrgan_ncnn_bin must be given together")
     from .degradations.config import DegradationConfig

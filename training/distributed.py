@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..errors import TrainingConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -35,6 +37,14 @@ def _pick_device(requested: str, local_rank: int) -> torch.device:
     device = torch.device(requested)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device.index >= count:
+            found = f"only {count} CUDA device(s) are visible" if count else "no CUDA device is available to torch"
+            raise TrainingConfigError(
+                f"config key 'run.device' = {requested!r} asks for {device} (local rank {local_rank}), but {found}; "
+                'set run.device = "cpu" or "auto", or start fewer processes per node'
+            )
     return device
 
 

@@ -48,10 +48,16 @@ def build_generator(config: TrainConfig) -> MMRealSR:
         from ..convert.ncnn import read_ncnn_rrdb
         from ..convert.realesrgan_init import mmrealsr_from_rrdb
 
-        trunk = read_ncnn_rrdb(init.realesrgan_ncnn_param, init.realesrgan_ncnn_bin)
+        try:
+            trunk = read_ncnn_rrdb(init.realesrgan_ncnn_param, init.realesrgan_ncnn_bin)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"init.realesrgan_ncnn_param/bin cannot be used: {exc}") from exc
         model = mmrealsr_from_rrdb(trunk, config.model, seed=config.run.seed)
     elif init.generator:
-        state = read_state_dict(init.generator).tensors
+        try:
+            state = read_state_dict(init.generator).tensors
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"init.generator = {init.generator!r} cannot be used: {exc}") from exc
         found = detect_config(state)
         if found.canonical() != config.model.canonical():
             raise ModelLoadError(

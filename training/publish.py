@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,21 @@ def push_final(config: TrainConfig, weights: Path, iteration: int | None = None)
 
 
 def push_checkpoint_every(config: TrainConfig) -> Callable[[Any, Path], None]:
-    """A checkpoint hook for the trainer that exports and pushes the EMA weights every ``hub.every`` iterations."""
+    """A checkpoint hook for the trainer that exports and pushes the EMA weights every ``hub.every`` iterations.
+
+    A failed push (the network, the Hub) is logged and training goes on: the checkpoint is already on disk,
+    and a hiccup must not end a run of days.
+    """
 
     def hook(trainer: Any, _checkpoint: Path) -> None:
         if trainer.iteration % config.hub.every == 0:
             weights = trainer.export(config.output_dir / "hub" / f"{config.run.name}_{trainer.iteration:08d}.safetensors")
-            push_final(config, weights, trainer.iteration)
+            try:
+                push_final(config, weights, trainer.iteration)
+            except Exception as exc:  # any failure of the Hub client
+                message = f"{type(exc).__name__}: {exc}"
+                trainer.log({"event": "hub_push_failed", "iter": trainer.iteration, "error": message})
+                print(f"mmrealsr: warning: pushing iteration {trainer.iteration} to {config.hub.repo} failed "
+                      f"({message}); training goes on, the weights are in {weights}", file=sys.stderr)
 
     return hook

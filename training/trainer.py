@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -37,15 +38,16 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..archs.mmrealsr import MMRealSR
 from ..atomic import atomic_path
-from ..errors import CheckpointError, TrainingConfigError
+from ..errors import CheckpointError, DatasetError, TrainingConfigError, TrainingDivergedError
 from ..weights import save_safetensors
-from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, damaged, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_dict
 from .contrast import FactorPairs, factor_losses, single_factor_pairs, stacked
 from .distributed import DistInfo, setup_distributed, teardown_distributed
 from .ema import EMA
 from .losses import PerceptualLoss, estimator_losses, gan_loss
 from .models import build_discriminator, build_generator
+from .preflight import check_paths, claim_run_folder
 from .validation import estimator_sweep, list_images, paired_psnr
 from .vgg import load_vgg19
 
@@ -106,6 +108,8 @@ class Trainer:
             torch.set_flush_denormal(True)
         self.stage = run.stage
         self.iteration = 0
+        self.saved_iteration = 0
+        """The iteration of the newest checkpoint this run wrote or resumed from."""
         self.out_dir = config.output_dir
         self.ckpt_dir = self.out_dir / "checkpoints"
         self._seed_everything(run.seed + self.dist.rank)
@@ -289,6 +293,7 @@ class Trainer:
     def save(self) -> Path | None:
         """Write a checkpoint; collective under torchrun (every rank's RNG and pool), only rank 0 writes."""
         per_rank = self._gather({"rng": self._rng_state(), "data": self.batches.state_dict()})
+        self.saved_iteration = self.iteration
         if not self.dist.is_main:
             return None
         tensors = {"generator": self.generator.state_dict()}
@@ -313,7 +318,10 @@ class Trainer:
         if folder is None:
             return False
         ckpt = load_checkpoint(folder)
-        stored = _flatten_state(config_from_dict(ckpt.config).to_dict())
+        try:
+            stored = _flatten_state(config_from_dict(ckpt.config).to_dict())
+        except TrainingConfigError as exc:
+            raise damaged(folder, "its config.json is not a valid training config", exc) from None
         current = _flatten_state(self.config.to_dict())
         changed = sorted(k for k in stored.keys() | current.keys()
                          if stored.get(k) != current.get(k) and k not in RESUMABLE_CHANGES)
@@ -328,6 +336,14 @@ class Trainer:
                 f"{self.dist.world_size}; the per-process data streams cannot be split differently. Resume with the "
                 "same torchrun size, or start a new run with init.generator set to the exported weights"
             )
+        try:
+            self._load_states(ckpt)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise damaged(folder, "its contents do not fit this run's models", f"{type(exc).__name__}: {exc}") from None
+        self.iteration = self.saved_iteration = ckpt.iteration
+        return True
+
+    def _load_states(self, ckpt: Checkpoint) -> None:
         self.generator.load_state_dict(ckpt.tensors["generator"], strict=True)
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.tensors["generator_ema"])
@@ -340,17 +356,21 @@ class Trainer:
         mine = ckpt.state["ranks"][self.dist.rank]
         self.batches.load_state_dict(mine["data"])
         self._set_rng_state(mine["rng"])
-        self.iteration = ckpt.iteration
-        return True
 
     def export(self, path: Path | None = None) -> Path:
         """Write the inference weights (official key layout, config in the metadata) as safetensors."""
         path = path or self.out_dir / "final" / f"{self.config.run.name}.safetensors"
-        return save_safetensors(
-            self.export_model.state_dict(), path, config=self.config.model.to_dict(),
-            metadata={"mmrealsr_training_iteration": str(self.iteration),
-                      "mmrealsr_training_config": json.dumps(self.config.to_dict(), sort_keys=True)},
-        )
+        try:
+            return save_safetensors(
+                self.export_model.state_dict(), path, config=self.config.model.to_dict(),
+                metadata={"mmrealsr_training_iteration": str(self.iteration),
+                          "mmrealsr_training_config": json.dumps(self.config.to_dict(), sort_keys=True)},
+            )
+        except Exception as exc:  # safetensors reports a full disk as its own SafetensorError
+            raise CheckpointError(
+                f"cannot write the weights of iteration {self.iteration} to {path} ({exc}); nothing was lost: the "
+                f"checkpoints in {self.ckpt_dir} hold them. Free space and rerun with --resume to export again"
+            ) from exc
 
     # ----------------------------------------------------------------------------------- logging, val
     def log(self, record: dict[str, Any]) -> None:
@@ -414,8 +434,8 @@ class Trainer:
                             unit="it", dynamic_ncols=True)
         started = time.perf_counter()
         while self.iteration < run.total_iter and not self._out_of_time(started):
-            lq5, gt_usm, gt_plain = self.batches.next()
-            losses = self.train_step(lq5, gt_usm, gt_plain)
+            losses = self.train_step(*self._next_batch())
+            self._check_finite(losses)
             self.iteration += 1
             if progress is not None:
                 progress.update(1)
@@ -424,24 +444,51 @@ class Trainer:
                 elapsed = time.perf_counter() - started
                 self.log({"event": "train", "iter": self.iteration, "lr": self.sched_g.get_last_lr()[0],
                           "seconds": round(elapsed, 3), **losses})
+            # The checkpoint comes before validation (nothing trained is lost if validation fails), the hook
+            # after it (a Hub push's model card shows this iteration's metrics).
+            saved = self.save() if run.checkpoint_every and self.iteration % run.checkpoint_every == 0 else None
             if run.val_every and self.iteration % run.val_every == 0 and self.dist.is_main:
                 self.log({"event": "val", "iter": self.iteration, **self.validate()})
-            if run.checkpoint_every and self.iteration % run.checkpoint_every == 0:
-                saved = self.save()
-                if saved is not None and on_checkpoint is not None:
-                    on_checkpoint(self, saved)
+            if saved is not None and on_checkpoint is not None:
+                on_checkpoint(self, saved)
         if progress is not None:
             progress.close()
         digests = self.replica_digests()
         self.log({"event": "replicas", "iter": self.iteration, "identical": len(set(digests)) == 1,
                   "digests": digests})
-        if not run.checkpoint_every or self.iteration % run.checkpoint_every:
+        if self.iteration != self.saved_iteration:  # the same on every rank
             self.save()
         if not self.dist.is_main:
             return None
         path = self.export()
         self.log({"event": "export", "iter": self.iteration, "path": str(path)})
         return path
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next batch; an unreadable training image first saves what was trained since the last checkpoint.
+
+        The models are between two steps then, so the checkpoint is as good as a scheduled one. Under torchrun
+        the peers are inside a collective, so the failing rank only reports (its peers are stopped by torchrun).
+        """
+        try:
+            return self.batches.next()
+        except DatasetError as exc:
+            if self.dist.enabled or self.iteration == self.saved_iteration:
+                raise
+            saved = self.save()
+            raise DatasetError(f"{exc}. The {self.iteration} iterations trained so far are saved in {saved}; continue "
+                               "with --resume once the file is fixed or removed") from None
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Stop before a diverged step reaches a checkpoint or the exported weights (they would be NaN)."""
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            raise TrainingDivergedError(
+                f"training diverged at iteration {self.iteration + 1}: non-finite losses {bad}. This step's weights "
+                f"were not saved; the checkpoints in {self.ckpt_dir} are from before it. Lower optim.lr_g (or "
+                "optim.lr_d) or the loss weights and start a new run (--set run.name=NEW_NAME); init.generator may "
+                "point at a checkpoint's generator_ema.safetensors to start from it"
+            )
 
     def _out_of_time(self, started: float) -> bool:
         """True once ``run.time_limit_minutes`` has passed; every rank agrees (rank 0's clock decides)."""
@@ -481,19 +528,27 @@ def _as_tuple(value: Any) -> Any:
 
 
 def train(config: TrainConfig, resume: bool = False, on_checkpoint: Any = None) -> Path | None:
-    """Run (or continue) a training run; returns the exported EMA weights on the main process."""
+    """Run (or continue) a training run; returns the exported EMA weights on the main process.
+
+    Every path of the config is checked first; the models are built (every weights file read) before the main
+    process claims the run folder, refusing one that holds an earlier run unless ``resume``.
+    """
+    check_paths(config)
     dist_info = setup_distributed(config.run.device)
-    trainer = Trainer(config, dist_info)
     finished = False
     try:
-        if resume and trainer.resume() and dist_info.is_main:
-            trainer.log({"event": "resume", "iter": trainer.iteration})
-        if dist_info.is_main:
-            with atomic_path(trainer.out_dir / "config.json") as part:
-                part.write_text(json.dumps(config.to_dict(), indent=2))
-        exported = trainer.fit(on_checkpoint)
+        trainer = Trainer(config, dist_info)  # reads every weights file; writes nothing
+        try:
+            with claim_run_folder(config.output_dir, resume) if dist_info.is_main else contextlib.nullcontext():
+                if resume and trainer.resume() and dist_info.is_main:
+                    trainer.log({"event": "resume", "iter": trainer.iteration})
+                if dist_info.is_main:
+                    with atomic_path(trainer.out_dir / "config.json") as part:
+                        part.write_text(json.dumps(config.to_dict(), indent=2))
+                exported = trainer.fit(on_checkpoint)
+        finally:
+            trainer.close()
         finished = True
         return exported
     finally:
-        trainer.close()
         teardown_distributed(wait_for_peers=finished)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ModelLoadError, TrainingConfigError
+from ..errors import MMRealSRError, ModelLoadError, TrainingConfigError
 from ..weights import read_state_dict
 from .config import VGG19_LAYERS
 
@@ -91,7 +91,10 @@ def load_vgg19(layers: tuple[str, ...], source: str) -> VGG19Features:
             "hf://owner/repo/file, or disable the loss with --set losses.perceptual=0"
         )
     net = VGG19Features(layers)
-    tensors = read_state_dict(resolve_vgg_weights(source)).tensors
+    try:
+        tensors = read_state_dict(resolve_vgg_weights(source)).tensors
+    except (MMRealSRError, OSError) as exc:  # huggingface_hub's errors are OSErrors
+        raise ModelLoadError(f"losses.vgg_weights = {source!r} cannot be used: {exc}") from exc
     tensors = {k: v for k, v in tensors.items() if k.startswith("features.")}
     wanted = net.features.state_dict()
     missing = [f"features.{k}" for k in wanted if f"features.{k}" not in tensors]

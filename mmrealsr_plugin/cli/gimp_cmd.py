@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import stat
 import sys
+import traceback
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
-from ..nodes.gimp.mmrealsr_gimp.channel import CONFIG_NAME, PROTOCOL, encode_event
+from ..errors import MMRealSRError
+from ..nodes.gimp.mmrealsr_gimp.channel import (
+    CONFIG_NAME,
+    PROTOCOL,
+    ChannelError,
+    encode_event,
+    read_image_npy,
+)
 from . import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .common import add_model_options, add_tile_options
 
@@ -58,7 +67,10 @@ def install(profile: Path | None, model: str | None, device: str | None) -> Path
             tmp.write_bytes((source / name).read_bytes())
     main = target / f"{PLUGIN_NAME}.py"
     main.chmod(main.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
-    config = {"protocol": PROTOCOL, "command": worker_command(), "model": model, "device": device}
+    from .. import settings
+
+    config = {"protocol": PROTOCOL, "command": worker_command(), "model": model, "device": device,
+              "max_pixels": settings.max_pixels()}
     with atomic_path(target / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(config, indent=2) + "\n", "utf-8")
     return target
@@ -91,33 +103,46 @@ def _emit(event: str, **fields: object) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Serve one plug-in call; every failure becomes an 'error' event (the plug-in shows it)."""
+    """Serve one plug-in call; every failure becomes an 'error' event (the plug-in shows it), never a traceback.
+
+    Inputs are checked from their .npy header before anything is allocated (read_image_npy), and non-finite
+    scores are an error rather than a "done" the plug-in would turn into NaN.
+    """
+    from .. import settings
     from ..engine import estimate, load_model, restore
-    from ..errors import MMRealSRError
 
     if args.task == "restore" and len(args.output) != len(args.input):
         _emit("error", message=f"restore needs one --output per --input, got {len(args.input)} and {len(args.output)}")
         return EXIT_USAGE
     try:
         overlap = min(args.overlap, args.tile // 4) if args.tile > 0 else args.overlap
+        images = [read_image_npy(name, max_pixels=settings.max_pixels()) for name in args.input]
         model = load_model(args.model, backend=args.backend, device=args.device, precision=args.precision)
-        items = len(args.input)
-        for item, name in enumerate(args.input):
-            image = np.load(name, allow_pickle=False)
+        for item, image in enumerate(images):
             if args.task == "estimate":
                 scores = estimate(model, image)
             else:
                 def progress(done: int, total: int, item: int = item) -> None:
-                    _emit("progress", item=item, items=items, done=done, total=total)
+                    _emit("progress", item=item, items=len(images), done=done, total=total)
 
                 result = restore(model, image, blur=args.blur, noise=args.noise, tile=args.tile,
                                  overlap=overlap, progress=progress)
                 with atomic_path(args.output[item]) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, result.image, allow_pickle=False)
                 scores = result.scores
-            _emit("scores", item=item, blur=float(scores.blur[0]), noise=float(scores.noise[0]))
-    except (MMRealSRError, OSError, ValueError) as exc:
-        _emit("error", message=str(exc))
+            blur, noise = float(scores.blur[0]), float(scores.noise[0])
+            if not (math.isfinite(blur) and math.isfinite(noise)):
+                raise ChannelError(f"the model gave non-finite scores (blur {blur}, noise {noise}) for "
+                                   f"{os.path.basename(args.input[item])}; its weights may be damaged")
+            _emit("scores", item=item, blur=blur, noise=noise)
+    except Exception as exc:  # the plug-in shows the message; a bug's traceback goes to stderr for a report
+        message = str(exc)
+        if isinstance(exc, MemoryError) or "out of memory" in message.lower():
+            message = f"out of memory ({message or type(exc).__name__}); try a smaller tile size or selection"
+        elif not isinstance(exc, (MMRealSRError, ChannelError, OSError, ValueError)):
+            traceback.print_exc()
+            message = f"unexpected {type(exc).__name__}: {message}"
+        _emit("error", message=message)
         return EXIT_FAILED
     _emit("done")
     return EXIT_OK

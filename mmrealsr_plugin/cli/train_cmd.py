@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from . import EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     if exported is not None:
         print(f"mmrealsr: trained weights written to {exported}")
         if config.hub.repo:
-            url = push_final(config, Path(exported))
+            try:
+                url = push_final(config, Path(exported))
+            except Exception as exc:  # the Hub client's network errors are not all ours; the weights are safe
+                print(f"mmrealsr: error: pushing to the Hub repo {config.hub.repo} failed ({type(exc).__name__}: "
+                      f"{exc}). Nothing is lost: the weights are in {exported}; push them later with `mmrealsr hub "
+                      f"push {exported} --repo-id {config.hub.repo}`", file=sys.stderr)
+                return EXIT_FAILED
             print(f"mmrealsr: pushed to {url}")
-    return 0
+    return EXIT_OK

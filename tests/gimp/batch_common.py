@@ -58,8 +58,10 @@ def state(image):
 
 
 def restore_case(name, source, export_path, run_mode="NONINTERACTIVE", selection=None, second_layer=None,
-                 **properties):
+                 indexed=False, **properties):
     image = load(source)
+    if indexed:
+        image.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False, False, "")
     if selection:
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *selection)
     if second_layer:
@@ -75,6 +77,7 @@ def restore_case(name, source, export_path, run_mode="NONINTERACTIVE", selection
     if out["status"] == "success":
         result = values.index(1)
         case["result_size"] = [result.get_width(), result.get_height()]
+        case["result_base"] = result.get_base_type().value_nick
         case["result_layers"] = [layer.get_name() for layer in result.get_layers()]
         case["result_geometry"] = [
             [*layer.get_offsets()[1:], layer.get_width(), layer.get_height()] for layer in result.get_layers()

@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from mmrealsr_plugin import load_model, restore
+from mmrealsr_plugin import load_model, restore, settings
 from mmrealsr_plugin.cli import main
 from mmrealsr_plugin.cli.gimp_cmd import PLUGIN_FILES, plugin_folder, worker_command
 from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp import channel
@@ -29,7 +29,7 @@ def test_install_writes_an_executable_plugin_and_its_config(installed, tiny_mode
     assert main_file.read_text().startswith("#!/usr/bin/env python3\n")
     config = json.loads((installed / channel.CONFIG_NAME).read_text())
     assert config == {"protocol": channel.PROTOCOL, "command": worker_command(), "model": str(tiny_model_path),
-                      "device": "cpu"}
+                      "device": "cpu", "max_pixels": settings.max_pixels()}
 
 
 def test_uninstall_removes_only_our_folder(installed, capsys):

@@ -7,6 +7,7 @@ API run here on the very same pixels (what GIMP loads from an 8-bit PNG is exact
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,14 @@ TOLERANCE = 1.0 / 255 + 1e-6
 WIDTH, HEIGHT = 24, 20
 SELECTION = (4, 6, 12, 8)  # x, y, width, height
 TILE = 16
+MISBEHAVING = {  # tests/gimp/misbehaving_worker.py case -> (call options, what the message must say)
+    "missing-keys": ({"tile_size": TILE}, "malformed 'progress' event"),
+    "bad-item": ({}, "'item' 99 is not one of the 1 image(s)"),
+    "wrong-types": ({}, "'blur' must be a number in [0, 1], got 'high'"),
+    "no-output": ({}, "out0.npy: No such file"),
+    "huge-output": ({}, "has shape (100000, 100000, 3)"),
+}
+"""Before issue 13 these ended in KeyError, IndexError, ValueError, FileNotFoundError and MemoryError."""
 
 
 def save_png(path: Path, pixels: np.ndarray) -> np.ndarray:
@@ -58,7 +67,14 @@ def run(gimp):
         "gray": save_png(work / "gray.png", _picture(1, 3)),
     }
     config = gimp.plugin_dir / "mmrealsr_gimp.json"
-    broken = {**json.loads(config.read_text()), "command": ["/nonexistent/venv/bin/python", "-m", "mmrealsr_plugin"]}
+    installed = json.loads(config.read_text())
+    broken = {**installed, "command": ["/nonexistent/venv/bin/python", "-m", "mmrealsr_plugin"]}
+
+    def replaced(**changes):
+        return {"path": str(config), "text": json.dumps({**installed, **changes})}
+
+    def misbehaving(case_name):
+        return replaced(command=[sys.executable, str(HERE / "misbehaving_worker.py"), case_name])
 
     def case(name, source, replace_config=None, **options):
         entry = {"name": name, "source": str(work / f"{source}.png"), "output": str(work / f"{name}-out.png"),
@@ -75,6 +91,11 @@ def run(gimp):
             case("rgb_selection", "rgb", selection=list(SELECTION), auto_blur=False, blur=1.0),
             case("two_layers", "rgb", second_layer=[6, 5]),
             case("rgb_broken", "rgb", replace_config={"path": str(config), "text": json.dumps(broken)}),
+            case("indexed_new_image", "rgb", indexed=True),
+            case("indexed_new_layer", "rgb", indexed=True, output="new-layer"),
+            case("too_large", "rgb", replace_config=replaced(max_pixels=WIDTH * HEIGHT - 1)),
+            *(case(f"misbehaving_{name}", "rgb", replace_config=misbehaving(name), **options)
+              for name, (options, _) in MISBEHAVING.items()),
         ],
         "estimate": [{"name": "rgb_estimate", "source": str(work / "rgb.png")}],
     }
@@ -153,3 +174,34 @@ def test_misconfigured_environment_is_a_clear_error_and_leaves_the_image(run):
     assert "mmrealsr gimp install" in message
     assert "Traceback" not in message
     assert case["source_after"] == case["source_before"]
+
+
+def _refused(case: dict) -> str:
+    """The error message of a call that must fail cleanly and leave the image as it was."""
+    assert case["call"]["status"] == "execution-error", case
+    assert case["source_after"] == case["source_before"]
+    message = " ".join(str(v) for v in case["call"]["values"])
+    for word in ("Traceback", "unexpected", "KeyError", "IndexError", "FileNotFoundError", "MemoryError"):
+        assert word not in message, message
+    return message
+
+
+@pytest.mark.parametrize("name", list(MISBEHAVING))
+def test_a_misbehaving_worker_is_a_clear_message_and_leaves_the_image(run, name: str) -> None:
+    message = _refused(run[1][f"misbehaving_{name}"])
+    assert MISBEHAVING[name][1] in message and "mmrealsr gimp install" in message, message
+
+
+def test_an_indexed_image_gives_an_rgb_result_and_refuses_new_layers(run) -> None:
+    _, results, _, work = run
+    case = results["indexed_new_image"]
+    assert case["call"]["status"] == "success", case
+    assert case["result_base"] == "rgb" and case["result_size"] == [WIDTH * 4, HEIGHT * 4]
+    assert load_png(work / "indexed_new_image-out.png").shape == (HEIGHT * 4, WIDTH * 4, 3)
+    message = _refused(results["indexed_new_layer"])
+    assert "indexed" in message and "Image > Mode > RGB" in message
+
+
+def test_an_area_above_the_pixel_limit_is_refused_before_it_is_read(run) -> None:
+    message = _refused(run[1]["too_large"])
+    assert f"{WIDTH}x{HEIGHT}" in message and "MMREALSR_MAX_PIXELS" in message

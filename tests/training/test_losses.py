@@ -58,14 +58,37 @@ def test_gan_loss_is_bce_on_logits() -> None:
     assert gan_loss(logits, False).item() == pytest.approx(F.softplus(logits).mean().item(), abs=1e-6)
 
 
+# The official U-Net discriminator (num_feat 64), written out by this project: (conv, out, in, kernel, spectral norm).
+# Spectral-normed convs store weight_orig, weight_u (out) and weight_v (in * k * k); the others weight and bias.
+OFFICIAL_DISCRIMINATOR = [
+    ("conv0", 64, 3, 3, False), ("conv1", 128, 64, 4, True), ("conv2", 256, 128, 4, True),
+    ("conv3", 512, 256, 4, True), ("conv4", 256, 512, 3, True), ("conv5", 128, 256, 3, True),
+    ("conv6", 64, 128, 3, True), ("conv7", 64, 64, 3, True), ("conv8", 64, 64, 3, True), ("conv9", 1, 64, 3, False),
+]
+
+
+def _official_discriminator_shapes() -> list[tuple[str, tuple[int, ...]]]:
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    for name, out, inp, k, spectral in OFFICIAL_DISCRIMINATOR:
+        if spectral:
+            shapes += [(f"{name}.weight_orig", (out, inp, k, k)), (f"{name}.weight_u", (out,)),
+                       (f"{name}.weight_v", (inp * k * k,))]
+        else:
+            shapes += [(f"{name}.weight", (out, inp, k, k)), (f"{name}.bias", (out,))]
+    return shapes
+
+
 def test_discriminator_keys_and_shapes_match_the_official_layout() -> None:
     state = UNetDiscriminatorSN().state_dict()
-    expected = []
-    for line in REFERENCE.read_text().splitlines():
-        key, shape = line.split("\t")
-        expected.append((key, tuple(int(s) for s in shape.strip("()").split(",") if s.strip())))
-    assert [(k, tuple(v.shape)) for k, v in state.items()] == expected
+    assert [(k, tuple(v.shape)) for k, v in state.items()] == _official_discriminator_shapes()
     assert sum(v.numel() for v in state.values()) == 4_394_753
+
+
+@pytest.mark.skipif(not REFERENCE.is_file(), reason="the reference key list lies in ../shared, beside the checkout")
+def test_the_written_out_layout_equals_the_reference_key_list() -> None:
+    rows = [line.split("\t") for line in REFERENCE.read_text().splitlines() if line.strip()]
+    reference = [(key, tuple(int(s) for s in shape.strip("()").split(",") if s.strip())) for key, shape in rows]
+    assert reference == _official_discriminator_shapes()
 
 
 def test_discriminator_gives_per_pixel_logits() -> None:

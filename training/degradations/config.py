@@ -228,6 +228,9 @@ def _check_type(key: str, value: Any, hint: Any) -> None:
         raise TrainingConfigError(
             f"degradation config key {key!r} = {value!r} has the wrong type: expected {_describe(hint)}"
         )
+    numbers = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+        raise TrainingConfigError(f"degradation config key {key!r} = {value!r} must be finite (no nan or inf)")
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

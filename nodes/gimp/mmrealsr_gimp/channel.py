@@ -42,6 +42,8 @@ class WorkerConfig:
     command: list[str]
     model: str | None = None
     device: str | None = None
+    max_pixels: int = 0
+    """The environment's input pixel limit (MMREALSR_MAX_PIXELS) when it was installed; 0: none recorded."""
     path: Path | None = None
 
     @classmethod
@@ -56,10 +58,29 @@ class WorkerConfig:
             ) from None
         except (OSError, ValueError) as exc:
             raise ChannelError(f"{path} cannot be read ({exc}); rerun `mmrealsr gimp install`") from None
+        if not isinstance(data, dict):
+            raise ChannelError(f"{path} does not hold a JSON object; rerun `mmrealsr gimp install`")
         command = data.get("command")
         if not (isinstance(command, list) and command and all(isinstance(part, str) for part in command)):
             raise ChannelError(f"{path}: 'command' must be a non-empty list of strings, got {command!r}")
-        return cls(command=command, model=data.get("model"), device=data.get("device"), path=path)
+        for key in ("model", "device"):
+            if not isinstance(data.get(key), (str, type(None))):
+                raise ChannelError(f"{path}: '{key}' must be a string or null, got {data[key]!r}; rerun "
+                                   "`mmrealsr gimp install`")
+        max_pixels = data.get("max_pixels", 0)
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 0:
+            raise ChannelError(f"{path}: 'max_pixels' must be a whole number >= 0, got {max_pixels!r}")
+        return cls(command=command, model=data.get("model"), device=data.get("device"), max_pixels=max_pixels,
+                   path=path)
+
+    def check_size(self, name: str, width: int, height: int) -> None:
+        """Refuse an area above the pixel limit before any of it is read (the 4x result is 16 times larger)."""
+        if self.max_pixels and width * height > self.max_pixels:
+            raise ChannelError(
+                f"{name}: the area to upscale is {width}x{height} ({width * height / 1e6:.1f} MP), above the limit "
+                f"of {self.max_pixels / 1e6:.1f} MP (its 4x result would be {4 * width}x{4 * height}). Select a "
+                "smaller area, or rerun `mmrealsr gimp install` with a higher MMREALSR_MAX_PIXELS (0: no limit)"
+            )
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,50 @@ class WorkerResult:
     outputs: list[np.ndarray] = field(default_factory=list)
     scores: list[tuple[float, float]] = field(default_factory=list)
     """(blur, noise) per input, in input order."""
+
+
+def read_image_npy(path: str, expected_shape: tuple[int, int, int] | None = None, max_pixels: int = 0) -> np.ndarray:
+    """A float32 (H, W, C) image written by the other side of the channel, checked before it is allocated.
+
+    The header decides nothing by itself: its shape must be an image (C = 1..4) within ``max_pixels`` (0: no
+    limit) or equal ``expected_shape``, and the file must hold that many values. Then the values must be finite
+    floats. Anything else is a ChannelError naming the file, never a traceback or a huge allocation.
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            try:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+            except (ValueError, EOFError, SyntaxError) as exc:  # numpy's words for a short or garbled header
+                raise ChannelError(f"{name} is not a readable .npy image ({exc or 'empty file'})") from None
+            if dtype.kind != "f" or dtype.fields is not None:
+                raise ChannelError(f"{name} holds {dtype} values; the channel carries float32 pixels")
+            if len(shape) != 3 or not all(shape) or not 1 <= shape[2] <= 4:
+                raise ChannelError(f"{name} has shape {shape}; an image is (height, width, 1-4 channels)")
+            if expected_shape is not None and tuple(shape) != tuple(expected_shape):
+                raise ChannelError(f"{name} has shape {shape}, expected {tuple(expected_shape)}")
+            if max_pixels and shape[0] * shape[1] > max_pixels:
+                raise ChannelError(
+                    f"{name} is {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), above the limit of "
+                    f"{max_pixels / 1e6:.1f} MP (MMREALSR_MAX_PIXELS); select a smaller area"
+                )
+            needed = handle.tell() + shape[0] * shape[1] * shape[2] * dtype.itemsize
+            size = os.fstat(handle.fileno()).st_size
+            if size < needed:
+                raise ChannelError(f"{name} is truncated: {size} bytes, its header needs {needed}")
+            pixels = np.fromfile(handle, dtype=dtype, count=shape[0] * shape[1] * shape[2])
+    except OSError as exc:
+        raise ChannelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    pixels = pixels.reshape(shape, order="F" if fortran else "C").astype(np.float32, copy=False)
+    if not np.isfinite(pixels).all():
+        raise ChannelError(f"{name} holds NaN or infinite values; only finite pixel values can be upscaled")
+    return np.ascontiguousarray(pixels)
 
 
 def encode_event(event: str, **fields: object) -> str:
@@ -160,6 +225,43 @@ def _start(argv: list[str], folder: str, stderr_file) -> subprocess.Popen:
         ) from None
 
 
+EVENT_FIELDS: dict[str, dict[str, type]] = {
+    "progress": {"item": int, "items": int, "done": int, "total": int},
+    "scores": {"item": int, "blur": float, "noise": float},
+    "error": {"message": str},
+    "done": {},
+}
+"""The fields each event must carry; other event kinds are ignored (a newer worker may send more)."""
+
+
+def _event_problem(event: dict, items: int) -> str | None:
+    """Why ``event`` cannot be used, or None; every field is typed and in range before it is used."""
+    for key, kind in EVENT_FIELDS.get(event.get("event"), {}).items():
+        value = event.get(key)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+            expected = "a number in [0, 1]"
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            expected = "a whole number >= 0"
+        else:
+            ok, expected = isinstance(value, kind), f"a {kind.__name__}"
+        if not ok:
+            return f"'{key}' must be {expected}, got {value!r}"
+    if event.get("event") in ("progress", "scores") and event["item"] >= items:
+        return f"'item' {event['item']} is not one of the {items} image(s) sent"
+    return None
+
+
+def _mismatch(what: str) -> ChannelError:
+    return ChannelError(f"{what}. The plug-in and the environment do not match: rerun `mmrealsr gimp install` "
+                        "from the environment; the image was not changed")
+
+
+def _malformed(kind: object, problem: str) -> ChannelError:
+    return _mismatch(f"the MM-RealSR environment sent a malformed {kind!r} event ({problem})")
+
+
 def run_worker(
     config: WorkerConfig,
     task: str,
@@ -167,7 +269,11 @@ def run_worker(
     knobs: Knobs,
     on_progress: Callable[[float, str], None] = lambda fraction, text: None,
 ) -> WorkerResult:
-    """Run the worker on ``images`` (float32 HWC in [0, 1]); 'estimate' returns scores only."""
+    """Run the worker on ``images`` (float32 HWC in [0, 1]); 'estimate' returns scores only.
+
+    Whatever the worker sends or writes is checked before it is used (events field by field, results by their
+    .npy header): a misbehaving worker is a ChannelError, never a KeyError or a huge allocation in GIMP.
+    """
     if task not in ("estimate", "restore"):
         raise ValueError(f"task must be 'estimate' or 'restore', got {task!r}")
     folder = tempfile.mkdtemp(prefix="mmrealsr-gimp-", dir=temp_root())
@@ -175,43 +281,64 @@ def run_worker(
         inputs, outputs = [], []
         for index, image in enumerate(images):
             inputs.append(os.path.join(folder, f"in{index}.npy"))
-            np.save(inputs[-1], np.ascontiguousarray(image, dtype=np.float32), allow_pickle=False)
+            try:
+                np.save(inputs[-1], np.ascontiguousarray(image, dtype=np.float32), allow_pickle=False)
+            except OSError as exc:
+                raise ChannelError(f"cannot write the pixels for MM-RealSR into {folder} ({exc.strerror or exc}); "
+                                   "free space in the temporary folder (TMPDIR) and try again") from None
             if task == "restore":
                 outputs.append(os.path.join(folder, f"out{index}.npy"))
         argv = worker_argv(config, task, inputs, outputs, knobs)
-        result = WorkerResult(scores=[(float("nan"), float("nan"))] * len(images))
+        scores: list[tuple[float, float] | None] = [None] * len(images)
         error, done = None, False
         on_progress(0.0, "MM-RealSR: loading the model")
         with open(os.path.join(folder, "stderr.txt"), "w+", encoding="utf-8", errors="replace") as stderr_file:
             process = _start(argv, folder, stderr_file)
             with process:
                 for line in process.stdout:
-                    event = decode_event(line)
+                    try:
+                        event = decode_event(line)
+                        problem = None if event is None else _event_problem(event, len(images))
+                        if problem:
+                            raise _malformed(event.get("event"), problem)
+                    except ChannelError:
+                        process.kill()
+                        raise
                     if event is None:
                         continue
                     kind = event.get("event")
                     if kind == "progress":
-                        item, items = event["item"], event["items"]
-                        fraction = (item + event["done"] / max(1, event["total"])) / max(1, items)
-                        on_progress(fraction, f"MM-RealSR: tile {event['done']}/{event['total']}")
+                        fraction = (event["item"] + event["done"] / max(1, event["total"])) / max(1, event["items"])
+                        on_progress(min(1.0, fraction), f"MM-RealSR: tile {event['done']}/{event['total']}")
                     elif kind == "scores":
-                        result.scores[event["item"]] = (float(event["blur"]), float(event["noise"]))
+                        scores[event["item"]] = (float(event["blur"]), float(event["noise"]))
                     elif kind == "error":
-                        error = str(event.get("message", "unknown error"))
+                        error = event["message"]
                     elif kind == "done":
                         done = True
             stderr_file.seek(0)
             stderr_text = stderr_file.read()
         if error is not None:
             raise ChannelError(f"MM-RealSR failed: {error}")
+        if process.returncode == 0 and not done:
+            raise _mismatch(f"the MM-RealSR environment ({' '.join(argv[:3])} ...) ended without reporting a result")
         if process.returncode != 0 or not done:
             tail = stderr_text.strip()[-STDERR_TAIL:] or "(no output)"
             raise ChannelError(
                 f"the MM-RealSR environment exited with status {process.returncode} "
                 f"(command: {' '.join(argv[:3])} ...). Its last output:\n{tail}"
             )
-        for name in outputs:
-            result.outputs.append(np.load(name, allow_pickle=False))
+        missing = [index for index, item in enumerate(scores) if item is None]
+        if missing:
+            raise _mismatch(f"the MM-RealSR environment finished without scores for image {missing[0]}")
+        result = WorkerResult(scores=[item for item in scores if item is not None])
+        for image, name in zip(images, outputs):
+            height, width, channels = np.shape(image)
+            try:
+                result.outputs.append(read_image_npy(name, expected_shape=(4 * height, 4 * width, channels)))
+            except ChannelError as exc:
+                raise _mismatch(f"the MM-RealSR environment reported success, but its result is unusable: {exc}") \
+                    from None
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,7 @@ from gi.repository import Gegl, Gimp  # noqa: E402
 import numpy as np  # noqa: E402
 
 SCALE = 4
+BAND_BYTES = 64 * 1024 * 1024
 
 
 class PixelError(Exception):
@@ -97,13 +98,24 @@ def region_of(layer: Gimp.Layer) -> Region:
     return Region(layer, x, y, width, height, offset_x, offset_y)
 
 
+def _bands(height: int, width: int, channels: int) -> range:
+    """Row offsets of bands of about BAND_BYTES: a copy in transit never holds a whole large image twice."""
+    rows = max(1, BAND_BYTES // max(1, width * channels * 4))
+    return range(0, height, rows)
+
+
 def read_region(region: Region) -> np.ndarray:
     """The region as float32 (H, W, C) in [0, 1], non-linear, C = 1..4 as the layer has."""
     buffer = region.layer.get_buffer()
-    rect = Gegl.Rectangle.new(region.x, region.y, region.width, region.height)
-    data = buffer.get(rect, 1.0, babl_format(region.layer), Gegl.AbyssPolicy.CLAMP)
-    pixels = np.frombuffer(data, dtype=np.float32)
-    return pixels.reshape(region.height, region.width, channel_count(region.layer)).copy()
+    channels = channel_count(region.layer)
+    pixels = np.empty((region.height, region.width, channels), np.float32)
+    bands = _bands(region.height, region.width, channels)
+    for top in bands:
+        rows = min(bands.step, region.height - top)
+        rect = Gegl.Rectangle.new(region.x, region.y + top, region.width, rows)
+        data = buffer.get(rect, 1.0, babl_format(region.layer), Gegl.AbyssPolicy.CLAMP)
+        pixels[top: top + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, region.width, channels)
+    return pixels
 
 
 def write_layer(layer: Gimp.Layer, pixels: np.ndarray) -> None:
@@ -114,8 +126,10 @@ def write_layer(layer: Gimp.Layer, pixels: np.ndarray) -> None:
             f"internal size mismatch: result {width}x{height}, layer {layer.get_width()}x{layer.get_height()}"
         )
     buffer = layer.get_buffer()
-    data = np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32).tobytes()
-    buffer.set(Gegl.Rectangle.new(0, 0, width, height), babl_format(layer), data)
+    bands = _bands(height, width, pixels.shape[2])
+    for top in bands:
+        band = np.ascontiguousarray(np.clip(pixels[top: top + bands.step], 0.0, 1.0), dtype=np.float32)
+        buffer.set(Gegl.Rectangle.new(0, top, width, band.shape[0]), babl_format(layer), band.tobytes())
     buffer.flush()
     layer.update(0, 0, width, height)
 
@@ -129,14 +143,19 @@ def _new_layer(image: Gimp.Image, source: Gimp.Layer, pixels: np.ndarray, name: 
 
 
 def to_new_image(image: Gimp.Image, regions: list[Region], outputs: list[np.ndarray]) -> Gimp.Image:
-    """One new image, 4x the union of the regions, one layer per processed layer (first selected on top)."""
+    """One new image, 4x the union of the regions, one layer per processed layer (first selected on top).
+
+    An indexed source gives an RGB result: a new indexed image has no palette (GIMP cannot even export it), and
+    the restored pixels are continuous-tone anyway.
+    """
     left = min(r.image_x for r in regions)
     top = min(r.image_y for r in regions)
     right = max(r.image_x + r.width for r in regions)
     bottom = max(r.image_y + r.height for r in regions)
-    result = Gimp.Image.new_with_precision(
-        (right - left) * SCALE, (bottom - top) * SCALE, image.get_base_type(), image.get_precision()
-    )
+    base = image.get_base_type()
+    if base == Gimp.ImageBaseType.INDEXED:
+        base = Gimp.ImageBaseType.RGB
+    result = Gimp.Image.new_with_precision((right - left) * SCALE, (bottom - top) * SCALE, base, image.get_precision())
     try:
         result.undo_disable()
         profile = image.get_color_profile()
@@ -153,6 +172,15 @@ def to_new_image(image: Gimp.Image, regions: list[Region], outputs: list[np.ndar
         result.delete()
         raise
     return result
+
+
+def check_new_layers(image: Gimp.Image) -> None:
+    """Refuse new layers in an indexed image before anything runs: GIMP would reduce them to its palette."""
+    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+        raise PixelError(
+            "this image is indexed: new layers in it would be reduced to its palette. Convert it first "
+            "(Image > Mode > RGB), or choose Output: New image (which is RGB)"
+        )
 
 
 def to_new_layers(image: Gimp.Image, regions: list[Region], outputs: list[np.ndarray]) -> None:

@@ -50,16 +50,21 @@ def _progress(fraction: float, text: str) -> None:
     Gimp.progress_update(min(1.0, max(0.0, fraction)))
 
 
-def _read(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> tuple[list[gimp_pixels.Region], list]:
+def _read(
+    image: Gimp.Image, drawables: list[Gimp.Drawable], worker: channel.WorkerConfig
+) -> tuple[list[gimp_pixels.Region], list]:
+    """The regions to process and their pixels; an area above the pixel limit is refused before it is read."""
     regions = [gimp_pixels.region_of(layer) for layer in gimp_pixels.pick_layers(image, drawables)]
+    for region in regions:
+        worker.check_size(f"layer '{region.layer.get_name()}'", region.width, region.height)
     return regions, [gimp_pixels.read_region(region) for region in regions]
 
 
-def _estimate(config: Gimp.ProcedureConfig, pixels: list) -> list[tuple[float, float]]:
+def _estimate(config: Gimp.ProcedureConfig, worker: channel.WorkerConfig, pixels: list) -> list[tuple[float, float]]:
     knobs = channel.Knobs(model=_model_of(config))
     Gimp.progress_init("MM-RealSR: estimating blur and noise")
     try:
-        return channel.run_worker(channel.WorkerConfig.load(HERE), "estimate", pixels, knobs, _progress).scores
+        return channel.run_worker(worker, "estimate", pixels, knobs, _progress).scores
     finally:
         Gimp.progress_end()
 
@@ -88,15 +93,18 @@ def _show(image: Gimp.Image) -> None:
 def run_restore(procedure, run_mode, image, drawables, config, data):
     """Super-resolve the selected layers (inside the selection's bounding box) into a new image or new layers."""
     try:
-        regions, pixels = _read(image, list(drawables))
+        worker = channel.WorkerConfig.load(HERE)
+        regions, pixels = _read(image, list(drawables), worker)
         if run_mode == Gimp.RunMode.INTERACTIVE:
-            blur, noise = _estimate(config, pixels[:1])[0]
+            blur, noise = _estimate(config, worker, pixels[:1])[0]
             if config.get_property("auto-blur"):
                 config.set_property("blur", round(blur, 3))
             if config.get_property("auto-noise"):
                 config.set_property("noise", round(noise, 3))
             if not _dialog(procedure, config):
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        if config.get_property("output") == "new-layer":
+            gimp_pixels.check_new_layers(image)
         knobs = channel.Knobs(
             blur=None if config.get_property("auto-blur") else config.get_property("blur"),
             noise=None if config.get_property("auto-noise") else config.get_property("noise"),
@@ -105,7 +113,7 @@ def run_restore(procedure, run_mode, image, drawables, config, data):
         )
         Gimp.progress_init("MM-RealSR super-resolution")
         try:
-            done = channel.run_worker(channel.WorkerConfig.load(HERE), "restore", pixels, knobs, _progress)
+            done = channel.run_worker(worker, "restore", pixels, knobs, _progress)
         finally:
             Gimp.progress_end()
         if config.get_property("output") == "new-layer":
@@ -131,8 +139,9 @@ def run_restore(procedure, run_mode, image, drawables, config, data):
 def run_estimate(procedure, run_mode, image, drawables, config, data):
     """Estimate blur and noise of the selected layers; shows them and returns those of the first layer."""
     try:
-        regions, pixels = _read(image, list(drawables))
-        scores = _estimate(config, pixels)
+        worker = channel.WorkerConfig.load(HERE)
+        regions, pixels = _read(image, list(drawables), worker)
+        scores = _estimate(config, worker, pixels)
     except (channel.ChannelError, gimp_pixels.PixelError) as exc:
         return _failure(procedure, str(exc))
     except Exception as exc:  # see run_restore
