@@ -149,8 +149,9 @@ def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginMan
     bad = [i for i, pair in enumerate(scores.as_array()) if not np.isfinite(pair).all()]
     if bad:
         raise NonFiniteOutputError(
-            f"{model.descriptor.source}: the estimator returned NaN or infinity for image(s) {bad} of the batch: the "
-            "weights are broken (check or re-download the model file); setting both knobs by hand skips the estimator"
+            f"{model.descriptor.source}: the estimator returned non-finite scores (NaN or infinity) for image(s) {bad} "
+            "of the batch: the weights are broken (check or re-download the model file); setting both knobs by hand "
+            "skips the estimator"
         )
     return scores
 
