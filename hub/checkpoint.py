@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from ..archs.mmrealsr import MMRealSRConfig, detect_config
+from ..archs.mmrealsr import MMRealSRConfig
 from ..archs.mmrealsr.detect import REQUIRED_KEYS
 from ..atomic import atomic_path
 from ..errors import ModelLoadError
-from ..weights import config_from_metadata, read_state_dict, save_safetensors, sha256_of
+from ..weights import architecture_of, read_state_dict, save_safetensors, sha256_of
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -84,11 +84,7 @@ def load_weights(path: str | Path) -> LoadedWeights:
         return LoadedWeights(tensors, config, "rrdb-init", None)
     state = read_state_dict(path)
     if all(k in state.tensors for k in REQUIRED_KEYS):
-        config = detect_config(state.tensors)
-        stored = config_from_metadata(state.metadata)
-        if stored is not None:
-            config = MMRealSRConfig.from_dict(stored)  # strides are not visible in the weights
-        return LoadedWeights(state.tensors, config, MODEL_TYPE, state.container_key)
+        return LoadedWeights(state.tensors, architecture_of(state, str(path)), MODEL_TYPE, state.container_key)
     tensors, config = _from_rrdb(state.tensors)
     return LoadedWeights(tensors, config, "rrdb-init", state.container_key)
 

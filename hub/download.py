@@ -7,15 +7,28 @@ the user's ``HF_TOKEN`` / ``hf auth login``; nothing here stores one.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubAuthError, HubError, HubNotFoundError, HubOfflineError, ModelNotFoundError
+from .. import settings
+from ..atomic import writable_folder
+from ..errors import (
+    HubAuthError,
+    HubError,
+    HubNotFoundError,
+    HubOfflineError,
+    IntegrityError,
+    ModelNotFoundError,
+    OutputError,
+)
 from ..registry import RegistryEntry
 from .integrity import cache_etag, verify_file
 from .reference import HubReference, as_reference
 
 LIBRARY_NAME = "mmrealsr-plugin"
+PROBE_TIMEOUT_S = 10.0
+"""Longest single wait for an answer inside :func:`ensure_answering`'s deadline."""
 
 
 def library_version() -> str:
@@ -66,18 +79,86 @@ def hub_error(exc: Exception, ref: HubReference, offline: bool) -> HubError:
     return HubError(f"download of {ref} failed: {exc}")
 
 
-def _server_etag(ref: HubReference, token: str | bool | None) -> str | None:
-    """The digest the Hub reports for the file (LFS sha256, else git blob sha1)."""
-    from huggingface_hub import HfApi
+def ensure_answering(url: str, token: str | bool | None, what: str) -> None:
+    """Fail within ``MMREALSR_HUB_TIMEOUT`` seconds (default 25) unless the Hub at ``url`` answers at all.
 
-    infos = HfApi(library_name=LIBRARY_NAME, library_version=library_version()).get_paths_info(
-        ref.repo_id, [ref.filename], revision=ref.revision, token=token
+    huggingface_hub retries a request that times out with a fixed 60 s timeout, six times: a Hub that
+    accepts connections and never answers took 400 s to fail, and ``HF_HUB_ETAG_TIMEOUT`` does not
+    shorten that. This probe runs first with short requests and backoff under one deadline. Any HTTP
+    answer (even 404 or 401) counts: the real call then reports what it means.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    limit = settings.hub_timeout()
+    deadline = time.monotonic() + limit
+    headers = build_hf_headers(token=token, library_name=LIBRARY_NAME, library_version=library_version())
+    wait, last = 1.0, None
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            get_session().head(url, headers=headers, timeout=max(1.0, min(PROBE_TIMEOUT_S, remaining)))
+            return
+        except Exception as exc:  # transport errors differ between client versions (requests, httpx)
+            last = exc
+        remaining = deadline - time.monotonic()
+        if remaining <= wait:
+            break
+        time.sleep(wait)
+        wait *= 2
+    raise HubError(
+        f"the Hub at {constants.ENDPOINT} did not answer within {limit} s ({settings.HUB_TIMEOUT_ENV}) while trying "
+        f"to {what}: check the network, HF_ENDPOINT or a proxy, then retry ({type(last).__name__}: {last})"
     )
-    for info in infos:
-        if getattr(info, "path", None) == ref.filename:
-            lfs = getattr(info, "lfs", None)
-            return lfs.sha256 if lfs is not None else info.blob_id
-    return None
+
+
+def _download_record(folder: Path, filename: str) -> tuple[bool, str | None]:
+    """(a record exists, its etag if it still describes the file) for a file huggingface_hub put in ``folder``.
+
+    huggingface_hub keeps one record per downloaded file under ``folder/.cache/huggingface``; it reports
+    none once the file's mtime is newer than the download. The module is private but present in every
+    client version this package allows (>= 0.34).
+    """
+    from huggingface_hub._local_folder import get_local_download_paths, read_download_metadata
+
+    exists = get_local_download_paths(folder, filename).metadata_path.is_file()
+    record = read_download_metadata(folder, filename) if exists else None
+    return exists, (record.etag if record is not None else None)
+
+
+def _refuse_foreign_file(folder: Path, ref: HubReference) -> None:
+    """Never replace a file that no download of ``ref`` wrote (a user's own, or one edited since)."""
+    target = folder / ref.filename
+    if target.exists() and not _download_record(folder, ref.filename)[0]:
+        raise OutputError(
+            f"{target} exists but was not written by a download of {ref}; it is left untouched: move it away "
+            "(or delete it) to download the file there"
+        )
+
+
+def _recorded_etag(path: Path, folder: Path | None, ref: HubReference) -> str | None:
+    """The digest the Hub announced when ``path`` was downloaded: the blob name in the cache, the record in a folder."""
+    if folder is None:
+        return cache_etag(path)
+    exists, etag = _download_record(folder, ref.filename)
+    if etag is None:
+        why = "it was changed after it was downloaded" if exists else "its download record is missing"
+        raise IntegrityError(
+            f"{path} cannot be verified: {why} (record under {folder / '.cache' / 'huggingface'}); the file was left "
+            f"in place: delete it and download {ref} again"
+        )
+    return etag
+
+
+def _fetch(ref: HubReference, folder: Path | None, cache_dir: str | Path | None, token: str | bool | None,
+           tqdm_class: Any | None, local_only: bool) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(
+        ref.repo_id, ref.filename, revision=ref.revision, local_dir=folder, cache_dir=cache_dir,
+        tqdm_class=tqdm_class, token=token, local_files_only=local_only,
+        library_name=LIBRARY_NAME, library_version=library_version(),
+    ))
 
 
 def download(
@@ -91,37 +172,39 @@ def download(
 ) -> Path:
     """Fetch the file ``reference`` names (see :mod:`.reference` for the forms) and verify its content.
 
-    :param local_dir: write a real file into this folder (a host's models folder) instead of the shared cache.
+    :param local_dir: write a real file into a host's models folder instead of the shared cache, at
+        ``local_dir/ORG/REPO@REVISION/PATH`` (see :meth:`HubReference.local_folder`); a file there that no
+        download wrote is never replaced (:class:`OutputError`).
     :param tqdm_class: a tqdm subclass the host uses to show progress in its own UI.
     :param token: passed through to the Hub; None uses the user's login or ``HF_TOKEN``.
-    :raises HubOfflineError: offline and not cached. :raises IntegrityError: content mismatch (file deleted).
+    :raises HubOfflineError: offline and not cached. :raises IntegrityError: content mismatch (a downloaded
+        file is deleted), or a file in ``local_dir`` changed since its download (kept).
+    :raises HubError: the Hub did not answer within ``MMREALSR_HUB_TIMEOUT`` seconds and nothing is cached.
     """
-    from huggingface_hub import hf_hub_download, is_offline_mode
+    from huggingface_hub import hf_hub_url, is_offline_mode
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
     ref = as_reference(reference)
     offline = local_files_only or is_offline_mode()
+    folder = None
+    if local_dir is not None:
+        folder = writable_folder(Path(local_dir), "download folder") / ref.local_folder()
+        _refuse_foreign_file(folder, ref)
     try:
-        path = Path(
-            hf_hub_download(
-                ref.repo_id, ref.filename, revision=ref.revision, local_dir=local_dir, cache_dir=cache_dir,
-                tqdm_class=tqdm_class, token=token, local_files_only=local_files_only,
-                library_name=LIBRARY_NAME, library_version=library_version(),
-            )
-        )
-    except Exception as exc:
-        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
-
-        if isinstance(exc, (HfHubHTTPError, EntryNotFoundError)):
-            raise hub_error(exc, ref, offline) from exc
-        raise
-    expected = ref.sha256
-    if expected is None and local_dir is None:
-        expected = cache_etag(path)
-    if expected is None and local_dir is not None and not offline:
         try:
-            expected = _server_etag(ref, token)
-        except Exception as exc:
-            raise HubError(f"downloaded {path} but could not ask the Hub for its checksum to verify it: {exc}") from exc
+            path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=True)
+        except LocalEntryNotFoundError:
+            if offline:
+                raise
+            ensure_answering(hf_hub_url(ref.repo_id, ref.filename, revision=ref.revision), token,
+                             f"download {ref.filename} of {ref.repo_id}@{ref.revision or 'main'}")
+            path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=False)
+        else:
+            if not offline and not ref.is_pinned:
+                path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=False)  # the revision may have moved
+    except (HfHubHTTPError, EntryNotFoundError) as exc:
+        raise hub_error(exc, ref, offline) from exc
+    expected = ref.sha256 or _recorded_etag(path, folder, ref)
     if expected is not None:
         verify_file(path, expected, f"{ref}" + (f" (model {ref.name!r})" if ref.name else ""))
     return path

@@ -19,7 +19,7 @@ from ..errors import HubAuthError, HubUploadError, ModelNotFoundError
 from ..weights import CONFIG_METADATA_KEY, read_state_dict
 from .card import model_card
 from .checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_json, convert_checkpoint, load_weights
-from .download import LIBRARY_NAME, library_version
+from .download import LIBRARY_NAME, ensure_answering, library_version
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def push_checkpoint(
             *(CommitOperationAdd(p.name, str(p)) for p in onnx + extra),
         ]
         api = HfApi(token=token, library_name=LIBRARY_NAME, library_version=library_version())
+        ensure_answering(f"{api.endpoint}/api/models/{repo_id}", token, f"push {source} to {repo_id} (nothing was sent)")
         step = "create the repository"
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 from ..errors import ModelNotFoundError
 from ..registry import RegistryEntry
@@ -42,6 +44,15 @@ class HubReference:
 
     def __str__(self) -> str:
         return f"{SCHEME}{self.repo_id}/{self.filename}" + (f"@{self.revision}" if self.revision else "")
+
+    def local_folder(self) -> Path:
+        """``ORG/REPO@REVISION`` (the revision %-quoted): where a download into a host's folder puts this file.
+
+        Each repository and revision gets its own folder, so two repos' ``model.safetensors`` never share a
+        name and a user's own files beside them are never touched. ``@`` cannot occur in repo names.
+        """
+        org, repo = self.repo_id.split("/")
+        return Path(org) / f"{repo}@{quote(self.revision or 'main', safe='')}"
 
     @property
     def is_pinned(self) -> bool:

@@ -19,7 +19,9 @@ from .errors import (
     MMRealSRError,
     ModelLoadError,
     ModelNotFoundError,
+    NonFiniteOutputError,
     NotMMRealSRModelError,
+    OutputError,
 )
 from .hookspecs import hookimpl
 from .imageio import LoadedImage, read_image, write_image
@@ -33,6 +35,7 @@ __all__ = [
     "BackendError", "BackendOutOfMemoryError", "CancelledError", "DegradationEstimator", "ImageError",
     "ImageTooLargeError", "InvalidScoreError", "LoadOptions", "LoadedImage", "LoadedModel", "MMRealSR",
     "MMRealSRConfig", "MMRealSRError", "ModelDescriptor", "ModelLoadError", "ModelNotFoundError",
-    "NotMMRealSRModelError", "RestoreResult", "Scores", "TileConfig", "create_plugin_manager", "estimate",
-    "get_plugin_manager", "hookimpl", "load_model", "read_image", "release", "restore", "tiled_apply", "write_image",
+    "NonFiniteOutputError", "NotMMRealSRModelError", "OutputError", "RestoreResult", "Scores", "TileConfig",
+    "create_plugin_manager", "estimate", "get_plugin_manager", "hookimpl", "load_model", "read_image", "release",
+    "restore", "tiled_apply", "write_image",
 ]

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import MMRealSRError, OutputError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -18,21 +20,50 @@ def _current_umask() -> int:
 _UMASK = _current_umask()  # read once, at import, while nothing else runs
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def writable_folder(folder: str | Path, what: str = "output folder") -> Path:
+    """Create ``folder`` if needed and prove that a file can be created in it; else :class:`OutputError`.
+
+    Called before any work starts, so a run never computes for minutes and then fails to save. A real
+    probe file is written: permission bits say nothing for root or on read-only mounts.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{what} {folder} is not a folder (a file of that name exists); choose another") from None
+    except OSError as exc:
+        raise OutputError(f"{what} {folder} cannot be created: {_reason(exc)}; choose another") from exc
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mmrealsr-write-test-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{what} {folder} is not writable: {_reason(exc)}; choose another") from exc
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces ``target``.
 
     On any exception the temporary file is removed and ``target`` is left as it was. With
-    ``overwrite=False`` an existing target is an error (checked again at rename time).
+    ``overwrite=False`` an existing target is an error (checked again at rename time). A failed
+    write (disk full, read-only folder) is an :class:`OutputError` naming ``target``, never the
+    temporary name.
     """
     target = Path(target)
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists; refusing to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -40,8 +71,26 @@ def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
         if overwrite:
             os.replace(tmp, target)
         else:
-            os.link(tmp, target)  # fails if target appeared meanwhile
+            try:
+                os.link(tmp, target)  # fails if target appeared meanwhile
+            except FileExistsError:
+                raise FileExistsError(f"{target} already exists; refusing to overwrite it") from None
             tmp.unlink()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if _is_write_failure(exc, tmp, target):
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc  # type: ignore[arg-type]
         raise
+
+
+def _is_write_failure(exc: BaseException, tmp: Path | None, target: Path) -> bool:
+    """An OS error of the write itself (not one the caller's own code raised about some other file)."""
+    if not isinstance(exc, OSError) or isinstance(exc, MMRealSRError):
+        return False
+    if isinstance(exc, FileExistsError) and exc.filename is None:
+        return False  # our own "already exists" refusal (the OS always names the file)
+    if exc.filename is None:
+        return True
+    named = Path(os.fsdecode(exc.filename))
+    return named in (tmp, target) or named in target.parents

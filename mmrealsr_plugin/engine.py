@@ -17,10 +17,11 @@ import pluggy
 from PIL import Image
 
 from . import settings
-from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError
+from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .plugins import get_plugin_manager
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
-from .types import LoadedModel, LoadOptions, Precision, Scores
+from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Scores
+from .weights import WEIGHT_SUFFIXES
 
 MIN_RETRY_TILE = 64
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -47,14 +48,21 @@ def load_model(
     """Load a model by registry name, local path or Hub reference (None: the default model)."""
     from .registry import resolve_model
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path, name = resolve_model(source)
     options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
     manager = manager or get_plugin_manager()
+    names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
+    if backend is not None and backend not in names:
+        raise BackendError(f"backend {backend!r} is not installed; installed backends: {', '.join(names)}")
     model = manager.hook.mmrealsr_load_model(path=path, options=options)
     if model is None:
-        names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
-        wanted = f"backend {backend!r}" if backend else "any backend"
-        raise BackendError(f"{path}: {wanted} cannot load this file (installed backends: {names})")
+        by = f"backend {backend!r}" if backend else f"none of the installed backends ({', '.join(names)})"
+        raise ModelLoadError(
+            f"{path}: {by} loads {path.suffix or 'suffix-less'} files; give a weights file "
+            f"({', '.join(WEIGHT_SUFFIXES)}) or an ONNX export (<name>.generator.onnx with its .estimator.onnx)"
+        )
     if name is not None:
         model.descriptor = type(model.descriptor)(**{**model.descriptor.__dict__, "name": name})
     return model
@@ -67,6 +75,9 @@ def release(model: LoadedModel, manager: pluggy.PluginManager | None = None) -> 
 
 def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
     array = np.asarray(image)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"expected float pixels in [0, 1], got dtype {array.dtype}; for 8-bit data divide by 255 "
+                         "(read_image does this for files)")
     if array.ndim == 3:
         array, single = array[None], True
     elif array.ndim == 4:
@@ -79,6 +90,8 @@ def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
         raise ValueError(f"empty image of shape {array.shape}")
     if array.dtype != np.float32:
         array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError("the image contains NaN or infinity; pixels must be finite values in [0, 1]")
     return array, single
 
 
@@ -116,6 +129,13 @@ def check_score(name: str, value: float | None, extrapolate: bool) -> float | No
     return value
 
 
+def check_outscale(outscale: float | None) -> float | None:
+    """Validate ``outscale``: None (the model's scale) or a finite factor in (0, 16]."""
+    if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
+        raise ValueError(f"outscale must be in (0, 16], got {outscale}")
+    return outscale
+
+
 def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginManager) -> Scores:
     limit = settings.estimate_max_pixels()
     height, width = rgb.shape[2:]
@@ -126,6 +146,13 @@ def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginMan
     scores = manager.hook.mmrealsr_estimate(model=model, images=rgb)
     if scores is None:
         raise BackendError(f"no installed backend estimates for models of backend {model.backend!r}")
+    bad = [i for i, pair in enumerate(scores.as_array()) if not np.isfinite(pair).all()]
+    if bad:
+        raise NonFiniteOutputError(
+            f"{model.descriptor.source}: the estimator returned non-finite scores (NaN or infinity) for image(s) {bad} "
+            "of the batch: the weights are broken (check or re-download the model file); setting both knobs by hand "
+            "skips the estimator"
+        )
     return scores
 
 
@@ -149,6 +176,14 @@ def _scores_for(
     )
 
 
+def _non_finite_cause(scores: Scores) -> str:
+    used = ", ".join(f"blur {b:g}, noise {n:g}" for b, n in zip(scores.blur, scores.noise))
+    if np.all((scores.as_array() >= 0) & (scores.as_array() <= 1)):
+        return f"the scores ({used}) are in range, so the weights are broken: check or re-download the model file"
+    return (f"the scores ({used}) are far outside the trained range [0, 1] and overflow the network: use values "
+            "nearer that range")
+
+
 def _run_restore(
     model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None,
     manager: pluggy.PluginManager,
@@ -156,6 +191,9 @@ def _run_restore(
     while True:
         try:
             out = manager.hook.mmrealsr_restore(model=model, images=rgb, scores=scores, tiling=tiling, progress=progress)
+        except NonFiniteOutputError as exc:
+            raise NonFiniteOutputError(f"{model.descriptor.source}: {exc}; {_non_finite_cause(scores)}. Nothing was "
+                                       "written") from None
         except BackendOutOfMemoryError:
             current = tiling.tile or max(rgb.shape[2:])
             smaller = current // 2
@@ -186,7 +224,8 @@ def restore(
     :param blur: restoration strength for blur in [0, 1]; None estimates it from the image.
     :param noise: restoration strength for noise in [0, 1]; None estimates it.
     :param extrapolate: allow knob values outside [0, 1] (beyond what the model was trained on).
-    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels.
+    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels, reduced to
+        half the tile when larger (:meth:`TileConfig.fitted`).
     :param outscale: final scale relative to the input; the network output is Lanczos-resized
         when it differs from the model's native scale.
     :param progress: ``progress(done, total)`` per tile; raise from it to cancel.
@@ -194,9 +233,8 @@ def restore(
     manager = manager or get_plugin_manager()
     blur = check_score("blur", blur, extrapolate)
     noise = check_score("noise", noise, extrapolate)
-    if outscale is not None and not (math.isfinite(outscale) and 0 < outscale <= 16):
-        raise ValueError(f"outscale must be in (0, 16], got {outscale}")
-    tiling = TileConfig(tile, overlap)
+    check_outscale(outscale)
+    tiling = TileConfig.fitted(tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)
     scores = _scores_for(model, rgb, blur, noise, manager)

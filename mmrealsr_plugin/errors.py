@@ -101,3 +101,14 @@ class RunFolderError(MMRealSRError, FileExistsError):
 
 class TrainingDivergedError(MMRealSRError, ArithmeticError):
     """A training step whose losses are NaN or infinite; stopped before the weights reach a checkpoint."""
+
+
+class OutputError(MMRealSRError, OSError):
+    """An output file or folder that cannot be written (missing, read-only, disk full); names it as the user gave it.
+
+    Raised before any work starts where possible; a write that fails midway leaves no partial file.
+    """
+
+
+class NonFiniteOutputError(BackendError):
+    """The network produced NaN or infinity (knob values far outside [0, 1], or broken weights); nothing is written."""

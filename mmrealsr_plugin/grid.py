@@ -11,6 +11,8 @@ from .engine import check_score, restore
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn
 from .types import LoadedModel
 
+MIN_CELL, MAX_CELL = 16, 8192
+"""Grid cell sizes that make sense: a canvas of 8192-pixel cells is already hundreds of megapixels."""
 BACKGROUND = (24, 24, 24)
 TEXT = (235, 235, 235)
 
@@ -20,6 +22,12 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
+
+
+def check_cell_size(cell_size: int) -> int:
+    if not MIN_CELL <= cell_size <= MAX_CELL:
+        raise ValueError(f"cell_size must be between {MIN_CELL} and {MAX_CELL} pixels, got {cell_size}")
+    return cell_size
 
 
 def modulation_grid(
@@ -40,6 +48,7 @@ def modulation_grid(
     inputs give a grid one can look at). ``progress(done, total)`` counts tiles over the whole grid.
     Returns an RGB float32 (H, W, 3) array in [0, 1].
     """
+    check_cell_size(cell_size)
     if not blur_values or not noise_values:
         raise ValueError("blur_values and noise_values must each hold at least one value")
     for value in blur_values:

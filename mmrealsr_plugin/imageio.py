@@ -8,9 +8,13 @@ read; the ICC profile is returned so it can be carried to the output. Writes are
 
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import struct
+import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,28 +110,74 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     """Decode ``path``; raise :class:`ImageError` with the file name and the cause on any problem.
 
-    ``max_pixels`` (default ``MMREALSR_MAX_PIXELS``, 0 = unlimited) is checked before decoding.
+    ``max_pixels`` (default ``MMREALSR_MAX_PIXELS``, 0 = unlimited) is checked before decoding; it
+    replaces Pillow's own decompression-bomb limit, in both directions. Files holding several frames
+    (animations, multi-page TIFFs) are refused rather than cut to their first frame.
     """
     path = Path(path)
     limit = settings.max_pixels() if max_pixels is None else max_pixels
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        raise ImageError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
+    try:
+        return _decode(path, limit)
+    except Image.DecompressionBombError as exc:
+        count = _bomb_pixel_count(exc)
+        if limit and (count is None or count > limit):
+            size = f"{count} pixels" if count is not None else "more pixels than Pillow allows"
+            raise _too_large(path, size, limit) from None
+        with _pillow_bomb_check_off():  # the user allows more than Pillow does: our limit was checked above
+            return _decode(path, limit)
+
+
+def _too_large(path: Path, size: str, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"{path}: {size} exceeds the limit of {limit}; raise it with {settings.MAX_PIXELS_ENV}=N "
+        "(0 = no limit) or downscale the image"
+    )
+
+
+def _bomb_pixel_count(exc: Exception) -> int | None:
+    """The pixel count in Pillow's decompression-bomb message ("Image size (N pixels) exceeds ..."), if present."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(match.group(1)) if match else None
+
+
+_BOMB_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_bomb_check_off() -> Iterator[None]:
+    """Lift Pillow's process-wide bomb limit for one open, when the user's own limit is higher (or 0)."""
+    with _BOMB_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode(path: Path, limit: int) -> LoadedImage:
     supported = ", ".join(sorted(SUPPORTED_FORMATS))
     try:
         with Image.open(path) as image:
             fmt = image.format or "?"
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1 and fmt != "MPO":  # MPO: a JPEG with a preview or stereo twin, the first image is the photo
+                raise ImageError(
+                    f"{path}: holds {frames} frames (an animation or a multi-page {fmt}); only single images are "
+                    "restored, and frames are never dropped silently: extract the frames first (e.g. "
+                    f"`ffmpeg -i {path.name} frame_%04d.png`, or Pillow's ImageSequence) and restore those"
+                )
             if fmt == "MPO":
                 fmt = "JPEG"
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageError(f"{path}: unsupported image format {fmt}; supported: {supported}")
             width, height = image.size
             if limit and width * height > limit:
-                raise ImageTooLargeError(
-                    f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of {limit}; "
-                    f"raise it with {settings.MAX_PIXELS_ENV}=N (0 = no limit) or downscale the image"
-                )
+                raise _too_large(path, f"{width}x{height} = {width * height} pixels", limit)
             sixteen_bit_color = _is_sixteen_bit_color(image)  # before anything that may decode
             icc = image.info.get("icc_profile") or None
             orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
@@ -137,10 +187,8 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
             else:
                 image.load()
                 pixels, depth = _pil_pixels(image)
-    except ImageError:
+    except (ImageError, Image.DecompressionBombError):
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{path}: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not a recognised image file; supported formats: {supported}") from exc
     except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
@@ -222,6 +270,8 @@ def write_image(
         raise ImageError(f"{path}: the image has an alpha channel but {fmt} cannot store it; use .png, .webp or .tiff")
     if bit_depth not in (8, 16):
         raise ImageError(f"{path}: bit depth must be 8 or 16, got {bit_depth}")
+    if not np.isfinite(pixels).all():
+        raise ImageError(f"{path}: the pixels contain NaN or infinity; nothing was written")
     if bit_depth == 16 and fmt in SIXTEEN_BIT_FORMATS:
         payload = _encode_sixteen_bit(pixels, fmt, icc_profile)
     else:

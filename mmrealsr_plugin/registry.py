@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import settings
 from .errors import ModelNotFoundError
+from .weights import WEIGHT_SUFFIXES
 
 PACKAGE_WEIGHTS = "weights"
 
@@ -49,6 +50,29 @@ class RegistryEntry:
         """The first existing manually downloaded copy, if any."""
         return next((p for p in self.local_candidates() if p.is_file()), None)
 
+    def verified_local(self) -> Path | None:
+        """The packaged file, else a manually downloaded copy, checked against ``sha256`` when pinned.
+
+        None when the model must come from the Hub. A mismatch is an ``IntegrityError``; the file is
+        kept (it is not ours to delete) and the message says how to replace it.
+        """
+        packaged = self.packaged_path()
+        if packaged is not None:
+            if not packaged.is_file():
+                raise ModelNotFoundError(f"model {self.name!r}: packaged file {packaged} is missing; "
+                                         "reinstall mmrealsr-plugin")
+            remedy = "reinstall mmrealsr-plugin (pip install --force-reinstall mmrealsr-plugin)"
+            return self._verified(packaged, remedy)
+        local = self.find_local()
+        return None if local is None else self._verified(local, None)
+
+    def _verified(self, path: Path, remedy: str | None) -> Path:
+        if self.sha256:
+            from .hub.integrity import verify_file
+
+            verify_file(path, self.sha256.lower(), f"model {self.name!r}", delete=False, remedy=remedy)
+        return path
+
 
 @dataclass(frozen=True)
 class Registry:
@@ -57,12 +81,23 @@ class Registry:
 
 
 def _entries_from(data: dict, origin: str) -> dict[str, RegistryEntry]:
+    """Registry entries of one TOML document; every field is text, anything else is an error naming it."""
     known = {f.name for f in fields(RegistryEntry)} - {"name"}
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise ValueError(f"{origin}: 'models' must be a table of [models.NAME] entries, got {models!r}")
+    if not isinstance(data.get("default", ""), str):
+        raise ValueError(f"{origin}: 'default' must be a model name in quotes, got {data['default']!r}")
     entries = {}
-    for name, raw in data.get("models", {}).items():
+    for name, raw in models.items():
+        if not isinstance(raw, dict):
+            raise ValueError(f"{origin}: models.{name} must be a table ([models.{name}]), got {raw!r}")
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"{origin}: model {name!r} has unknown fields {unknown}; known fields: {sorted(known)}")
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise ValueError(f"{origin}: models.{name}.{key} must be text in quotes, got {value!r}")
         entries[name] = RegistryEntry(name=name, **raw)
     return entries
 
@@ -88,10 +123,36 @@ def load_registry() -> Registry:
     return Registry(entries, default)
 
 
+HUB_SCHEME = "hf://"
+MODEL_FILE_SUFFIXES = (*WEIGHT_SUFFIXES, ".onnx", ".param")
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether a model argument names a local file rather than a Hub repository.
+
+    It does when it starts like a path (``./``, ``../``, ``/``, ``~``), when its folder exists here,
+    or, unless it is an ``ORG/REPO:FILE`` reference, when it ends in a model file suffix. Such an
+    argument that names no file is a missing file, never a Hub lookup.
+    """
+    if text.startswith(HUB_SCHEME):
+        return False
+    if text.startswith((".", "/", "~", "\\")):
+        return True
+    path = Path(text).expanduser()
+    if len(path.parts) > 1 and path.parent.is_dir():
+        return True
+    return ":" not in text and path.suffix.lower() in MODEL_FILE_SUFFIXES
+
+
+def _could_be_repo(text: str) -> bool:
+    return text.count("/") == 1 and not Path(text).suffix and not text.startswith((".", "/", "~"))
+
+
 def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
     """Turn a model argument into a local weights file and, when it was a name, that name.
 
-    Order: None -> the default model; an existing path; a registry name; a Hub reference.
+    Order: None -> the default model; an existing path; a registry name; a missing path (an error, see
+    :func:`looks_like_path`); a Hub reference.
     """
     registry = load_registry()
     if source is None:
@@ -107,22 +168,22 @@ def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
         return path, None
     entry = registry.entries.get(text)
     if entry is not None:
-        packaged = entry.packaged_path()
-        if packaged is not None:
-            if not packaged.is_file():
-                raise ModelNotFoundError(f"model {text!r}: packaged file {packaged} is missing; reinstall mmrealsr-plugin")
-            return packaged, text
-        local = entry.find_local()
+        local = entry.verified_local()
         if local is not None:
-            if entry.sha256:
-                from .hub.integrity import verify_file
-
-                verify_file(local, entry.sha256.lower(), f"model {text!r}", delete=False)
             return local, text
         from .hub import resolve_remote
 
         return resolve_remote(entry), text
-    if text.startswith("hf://") or (text.count("/") >= 1 and not path.exists() and not text.startswith((".", "/", "~"))):
+    if path.is_dir():
+        inside = path / "model.safetensors"
+        hint = f"; did you mean {inside}?" if inside.is_file() else ""
+        raise ModelNotFoundError(f"model {text!r} is a folder, not a weights file{hint}")
+    if looks_like_path(text):
+        hint = f"; for the Hub repository of that name write hf://{text}" if _could_be_repo(text) else ""
+        raise ModelNotFoundError(
+            f"model {text!r} does not exist: no such file (looked for {path.absolute()}); check the path{hint}"
+        )
+    if text.startswith(HUB_SCHEME) or "/" in text:
         from .hub import resolve_remote
 
         return resolve_remote(text), None

@@ -65,6 +65,15 @@ def models_dir() -> str:
     return os.path.join(home_dir(), "models")
 
 
+HUB_TIMEOUT_ENV = "MMREALSR_HUB_TIMEOUT"
+DEFAULT_HUB_TIMEOUT = 25
+
+
+def hub_timeout() -> int:
+    """Seconds a Hub that accepts connections but does not answer is waited for before the call fails."""
+    return _int_env(HUB_TIMEOUT_ENV, DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT
+
+
 BACKEND_ENV = "MMREALSR_BACKEND"
 ONNX_CACHE_ENV = "MMREALSR_ONNX_CACHE"
 ONNX_THREADS_ENV = "MMREALSR_ONNX_THREADS"
@@ -75,13 +84,18 @@ def default_backend() -> str | None:
     return os.environ.get(BACKEND_ENV) or None
 
 
+def cache_dir() -> Path:
+    """Per-user cache folder: ``$XDG_CACHE_HOME/mmrealsr``, else ``~/.cache/mmrealsr`` (anything here can be deleted)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmrealsr"
+
+
 def onnx_cache_dir() -> Path:
     """Where the ONNX backend keeps graphs it exported from weights files (one folder per sha256)."""
     explicit = os.environ.get(ONNX_CACHE_ENV)
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mmrealsr" / "onnx"
+    return cache_dir() / "onnx"
 
 
 def onnx_threads() -> int:

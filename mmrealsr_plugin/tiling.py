@@ -9,6 +9,9 @@ float32 only when a row is final: a model whose output does not depend on positi
 nearest upsampling) gives bit-identical tiled and untiled results, and memory grows with the
 tile size and the output image, not with an accumulator of the whole output.
 
+Every tile's output is checked for NaN and infinity (:class:`NonFiniteOutputError`), for every backend,
+so a numerical failure is never blended into the image and written as black.
+
 Scores are not this module's business: callers estimate them once on the whole image and pass
 a tile function that holds them fixed, so tiling never changes the restoration strength.
 """
@@ -20,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import NonFiniteOutputError
 
 TileFn = Callable[[np.ndarray], np.ndarray]
 """Maps a float32 tile (B, C, h, w) to its upscaled float32 output (B, C', h*scale, w*scale)."""
@@ -53,6 +58,19 @@ class TileConfig:
             raise ValueError(
                 f"overlap {self.overlap} is more than half of tile {self.tile}; use overlap <= {self.tile // 2}"
             )
+
+
+    @classmethod
+    def fitted(cls, tile: int, overlap: int) -> TileConfig:
+        """The one rule every front-end gets: an overlap above half the tile is reduced to half the tile.
+
+        Front-ends offer tile and overlap as independent settings (ComfyUI widgets, CLI flags), so
+        some combinations (tile 16, overlap 64) cannot be tiled as asked; the largest overlap that can
+        is used instead. Valid settings are unchanged; a negative overlap or a tile below 16 is still an error.
+        """
+        if tile > 0 and overlap > tile // 2:
+            overlap = tile // 2
+        return cls(tile, overlap)
 
 
 def tile_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[list[int], int]:
@@ -138,6 +156,11 @@ def tiled_apply(
             expected = (batch, (y_end - y) * scale, (x_end - x) * scale)
             if result.ndim != 4 or (result.shape[0], *result.shape[2:]) != expected:
                 raise ValueError(f"tile function returned shape {result.shape}, expected (B, C, h, w) = {expected}")
+            if not np.isfinite(result).all():
+                raise NonFiniteOutputError(
+                    f"the model's output is not finite (NaN or infinity) for the tile at input rows {y}-{y_end}, "
+                    f"columns {x}-{x_end}"
+                )
             if out is None:
                 channels = result.shape[1]
                 out = np.empty((batch, height * scale, width * scale, channels), dtype=np.float32)

@@ -10,6 +10,7 @@ import numpy as np
 from .archs.mmrealsr import MMRealSRConfig
 
 Precision = Literal["float32", "float16", "bfloat16"]
+PRECISIONS: tuple[Precision, ...] = ("float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)

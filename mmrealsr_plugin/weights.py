@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .archs.mmrealsr import MMRealSR, MMRealSRConfig, fitted_network
 from .errors import ModelLoadError, ModelNotFoundError
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
@@ -23,6 +24,11 @@ CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "mod
 
 CONFIG_METADATA_KEY = "mmrealsr_config"
 """Safetensors metadata entry holding the architecture as JSON (written by this project)."""
+
+ZIP_MAGIC = b"PK\x03\x04"
+"""How every ``torch.save`` file since PyTorch 1.6 starts."""
+PICKLE_PROTOCOL_OPCODE = b"\x80"
+"""How a legacy (pre-zip) torch checkpoint starts: a pickle PROTO opcode."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,13 @@ def read_state_dict(path: str | Path) -> StateDict:
         tensors, _ = unwrap(tensors, str(path)) if tensors else (tensors, None)
         return StateDict(tensors, None, metadata)
     if suffix in PICKLE_SUFFIXES:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        if not (magic.startswith(ZIP_MAGIC) or magic[:1] == PICKLE_PROTOCOL_OPCODE):
+            raise ModelLoadError(
+                f"{path}: not a PyTorch checkpoint (it is neither a zip archive nor a pickle; first bytes "
+                f"{magic.hex() or 'none: the file is empty'}); the file may be truncated, corrupt or of another kind"
+            )
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
@@ -101,8 +114,38 @@ def read_state_dict(path: str | Path) -> StateDict:
 
 
 def config_from_metadata(metadata: Mapping[str, str]) -> dict[str, Any] | None:
+    """The architecture stored in a safetensors header, if any; malformed JSON is a :class:`ModelLoadError`.
+
+    The message does not name the file: callers prefix it.
+    """
     raw = metadata.get(CONFIG_METADATA_KEY)
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"its metadata {CONFIG_METADATA_KEY} is not valid JSON ({exc}); remove or rewrite it "
+                             "(`mmrealsr convert` writes it from the tensors)") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"its metadata {CONFIG_METADATA_KEY} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def checked_network(state: StateDict, source: str) -> MMRealSR:
+    """The network of a state dict read from ``source``, on the meta device, every tensor checked to fit it.
+
+    The tensors decide; the stored metadata only adds the estimator's strides (see
+    :func:`fitted_network`). Errors name ``source``.
+    """
+    try:
+        return fitted_network(state.tensors, config_from_metadata(state.metadata))
+    except ModelLoadError as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+
+
+def architecture_of(state: StateDict, source: str) -> MMRealSRConfig:
+    """The checked architecture of a state dict read from ``source`` (see :func:`checked_network`)."""
+    return checked_network(state, source).config
 
 
 def save_safetensors(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..archs.mmrealsr import MMRealSR, MMRealSRConfig, detect_config
-from ..errors import BackendError, BackendOutOfMemoryError, ModelLoadError
+from ..archs.mmrealsr import MMRealSR
+from ..errors import BackendError, BackendOutOfMemoryError
 from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
-from ..weights import WEIGHT_SUFFIXES, StateDict, config_from_metadata, read_state_dict, sha256_of
+from ..weights import WEIGHT_SUFFIXES, StateDict, checked_network, read_state_dict, sha256_of
 
 NAME = "torch"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -38,19 +39,14 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build_model(state: StateDict, source: str) -> MMRealSR:
-    """Build the network from a state dict and load it with strict key matching."""
-    config = detect_config(state.tensors)
-    stored = config_from_metadata(state.metadata)
-    if stored is not None:
-        declared = MMRealSRConfig.from_dict(stored)
-        if declared.canonical() != config.canonical():
-            config = declared  # strides are not visible in weights; trust the file's own config
-    model = MMRealSR(config)
+    """Build the network from a state dict whose every tensor was checked to fit it.
+
+    The network is made on the meta device and takes the file's tensors as its parameters, so
+    nothing is allocated beyond the tensors already read (and no random init is spent).
+    """
+    model = checked_network(state, source)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise ModelLoadError(f"{source}: weights do not fit the detected MM-RealSR architecture: {exc}") from exc
+    model.load_state_dict(tensors, strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
 
@@ -85,21 +81,45 @@ def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
     return wrap_module(module, descriptor, options)
 
 
-def _tensor(model: LoadedModel, array: np.ndarray) -> torch.Tensor:
+def _tensor(model: LoadedModel, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
     module: MMRealSR = model.handle
-    dtype = next(module.parameters()).dtype
+    dtype = dtype or next(module.parameters()).dtype
     tensor = torch.from_numpy(array).to(device=model.device, dtype=dtype)
     if tensor.dim() == 4:
         tensor = tensor.contiguous(memory_format=_memory_format(tensor.device))
     return tensor
 
 
+class _Float32Fallback:
+    """A float32 copy of a half-precision network, made on first need and kept for one call.
+
+    Half precision overflows (to infinity, then NaN) on some inputs and GPUs where float32 does not:
+    the known black-frame failure of GAN upscalers. Only the failing tiles are run again in float32.
+    """
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.module: MMRealSR | None = None
+
+    def needed(self, out: torch.Tensor) -> bool:
+        return self.model.precision != "float32" and not bool(torch.isfinite(out).all())
+
+    def network(self) -> MMRealSR:
+        if self.module is None:
+            self.module = copy.deepcopy(self.model.handle).float()
+        return self.module
+
+
 @hookimpl
 def mmrealsr_estimate(model: LoadedModel, images: np.ndarray) -> Scores | None:
     if model.backend != NAME:
         return None
+    fallback = _Float32Fallback(model)
     with torch.inference_mode():
-        scores = model.handle.estimate(_tensor(model, images)).float().cpu().numpy()
+        scores = model.handle.estimate(_tensor(model, images))
+        if fallback.needed(scores):
+            scores = fallback.network().estimate(_tensor(model, images, torch.float32))
+    scores = scores.float().cpu().numpy()
     return Scores(blur=scores[:, 0], noise=scores[:, 1])
 
 
@@ -115,10 +135,14 @@ def mmrealsr_restore(
         return None
     module: MMRealSR = model.handle
     conditioning = _tensor(model, scores.as_array())
+    fallback = _Float32Fallback(model)
 
     def run_tile(tile: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             out = module(_tensor(model, tile), conditioning)
+            if fallback.needed(out):
+                exact = _tensor(model, scores.as_array(), torch.float32)
+                out = fallback.network()(_tensor(model, tile, torch.float32), exact)
         return out.float().cpu().numpy()
 
     try:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from ..hub.checkpoint import CONFIG_NAME, WEIGHTS_NAME, convert_checkpoint
 from . import EXIT_USAGE
+from .common import refuse_overwriting_inputs
 
 
 def handler(args: argparse.Namespace) -> int:
     output = Path(args.output_dir)
+    refuse_overwriting_inputs([output / n for n in (WEIGHTS_NAME, CONFIG_NAME)], [args.input])
     existing = [output / n for n in (WEIGHTS_NAME, CONFIG_NAME) if (output / n).exists()]
     if existing and not args.force:
         print(f"mmrealsr convert: error: {', '.join(map(str, existing))} already exist; pass --force to replace them", file=sys.stderr)

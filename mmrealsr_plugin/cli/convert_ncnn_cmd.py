@@ -9,6 +9,7 @@ import torch
 
 from ..convert import mmrealsr_from_rrdb, read_ncnn_rrdb
 from ..weights import save_safetensors
+from .common import refuse_overwriting_inputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,12 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bin", type=Path, default=None, help="ncnn .bin file (default: PARAM with suffix .bin)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random estimator initialisation")
     parser.add_argument("--fp16", action="store_true", help="store float16 tensors (half the size)")
+    parser.add_argument("--force", action="store_true", help="replace OUTPUT when it exists")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".safetensors":
         raise ValueError(f"output must end in .safetensors, got {str(args.output)!r}")
+    refuse_overwriting_inputs([args.output], [args.param, args.bin or args.param.with_suffix(".bin")])
+    if args.output.exists() and not args.force:
+        raise FileExistsError(f"{args.output} already exists; pass --force to replace it")
     trunk = read_ncnn_rrdb(args.param, args.bin)
     model = mmrealsr_from_rrdb(trunk, seed=args.seed)
     save_safetensors(

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = expand_inputs(args.inputs, args.recursive)
+    inputs = [entry.path for entry in expand_inputs(args.inputs, args.recursive)]
     model = load_from_args(args)
     results: list[dict[str, object]] = []
     failed = 0

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..grid import modulation_grid
-from ..imageio import read_image, write_image
+from ..atomic import writable_folder
+from ..errors import ImageError, OutputError
+from ..grid import check_cell_size, modulation_grid
+from ..imageio import FORMATS_BY_SUFFIX, read_image, write_image
 from . import EXIT_OK
-from .common import add_model_options, add_tile_options, load_from_args
+from ..tiling import TileConfig
+from .common import add_model_options, add_tile_options, file_identity, load_from_args
 
 
 def _values(text: str) -> list[float]:
@@ -39,8 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if file_identity(args.output) is not None and file_identity(args.output) == file_identity(args.input):
+        raise OutputError(f"{args.output} is the input image {args.input}; inputs are never overwritten, even with "
+                          "--overwrite: choose another --output")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
+    if args.output.suffix.lower() not in FORMATS_BY_SUFFIX:
+        raise ImageError(f"--output {args.output}: unsupported image type {args.output.suffix!r}; use one of "
+                         f"{sorted(FORMATS_BY_SUFFIX)}")
+    check_cell_size(args.cell_size)
+    TileConfig.fitted(args.tile, args.overlap)
+    writable_folder(args.output.parent)
     image = read_image(args.input)
     model = load_from_args(args)
     tiles = tqdm(total=0, unit="tile", file=sys.stderr)

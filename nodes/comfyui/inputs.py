@@ -17,7 +17,8 @@ TILE = ("INT", {
 })
 OVERLAP = ("INT", {
     "default": DEFAULT_OVERLAP, "min": 0, "max": 512, "step": 8,
-    "tooltip": "Overlap between neighbouring tiles in input pixels (at most half the tile); hides seams.",
+    "tooltip": "Overlap between neighbouring tiles in input pixels; hides seams. An overlap above half the tile "
+               "is reduced to half the tile.",
 })
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import mmrealsr_plugin
 from mmrealsr_plugin.errors import ModelNotFoundError, NotMMRealSRModelError
 from mmrealsr_plugin.registry import RegistryEntry, load_registry
+from mmrealsr_plugin.types import PRECISIONS
 
 from . import host
 from .model import MODEL_TYPE, ComfyModel
@@ -14,7 +15,6 @@ from .model import MODEL_TYPE, ComfyModel
 UPSCALE_PREFIX = "upscale_models/"
 REGISTRY_PREFIX = "registry/"
 DEVICES = ["auto", "cpu", "cuda", "mps"]
-PRECISIONS = ["float32", "float16", "bfloat16"]
 
 
 def model_choices() -> list[str]:
@@ -36,9 +36,9 @@ def download(reference: str | RegistryEntry) -> Path:
 
 
 def fetch_registry_model(entry: RegistryEntry) -> Path:
-    packaged = entry.packaged_path()
-    if packaged is not None:
-        return packaged
+    local = entry.verified_local()
+    if local is not None:
+        return local
     if not entry.repo_id:
         where = f"models/{host.MODEL_FOLDER}"
         source = f"download {entry.url} into {where}" if entry.url else f"put its file into {where}"
@@ -95,7 +95,7 @@ class LoadMMRealSRModel:
                     "default": "auto",
                     "tooltip": "Where the network runs: auto follows ComfyUI (--cpu, the GPU it manages).",
                 }),
-                "precision": (PRECISIONS, {
+                "precision": (list(PRECISIONS), {
                     "default": "float32",
                     "tooltip": "Compute precision; float16/bfloat16 halve GPU memory and are faster on recent GPUs.",
                 }),

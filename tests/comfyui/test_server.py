@@ -157,13 +157,13 @@ def test_hub_reference_is_downloaded_into_the_models_folder(comfy, tmp_path: Pat
     graph["2"] = loader(comfy.files["model"], hub_reference="hf://tester/tiny-mmrealsr/hub-model.safetensors")
     saved = comfy.output_image(comfy.run(graph)["outputs"]["5"]["images"][0])
 
-    downloaded = comfy.base / "models" / "mmrealsr" / "hub-model.safetensors"
+    downloaded = comfy.base / "models" / "mmrealsr" / "tester" / "tiny-mmrealsr@main" / "hub-model.safetensors"
     assert downloaded.read_bytes() == weights.read_bytes()
     model = mmrealsr_plugin.load_model(downloaded, device="cpu")
     expected = mmrealsr_plugin.restore(model, read_input(comfy, comfy.files["image"]), tile=32, overlap=8).image
     assert np.abs(saved - expected).max() <= TOLERANCE
     listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
-    assert "hub-model.safetensors" in listed
+    assert "tester/tiny-mmrealsr@main/hub-model.safetensors" in listed
 
 
 def test_out_of_range_slider_is_refused(comfy) -> None:

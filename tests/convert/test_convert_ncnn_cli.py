@@ -51,3 +51,14 @@ def test_cli_reports_broken_input(small_rrdb, ncnn_writer, tmp_path):
     with pytest.raises(ConversionError, match="truncated"):
         _run([str(param), str(tmp_path / "y.safetensors")])
     assert not (tmp_path / "y.safetensors").exists()
+
+
+def test_cli_never_replaces_an_existing_file_without_force(small_rrdb, ncnn_writer, tmp_path):
+    param, _ = ncnn_writer(small_rrdb, tmp_path)
+    out = tmp_path / "mine.safetensors"
+    out.write_bytes(b"someone's earlier work")
+    with pytest.raises(FileExistsError, match="--force"):
+        _run([str(param), str(out)])
+    assert out.read_bytes() == b"someone's earlier work"
+    assert _run([str(param), str(out), "--force"]) == 0
+    assert read_state_dict(out).tensors

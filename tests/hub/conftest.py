@@ -86,3 +86,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture
 def client(server, tmp_path: Path) -> Client:
     return Client(server.url, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def silent_endpoint() -> type:
+    """``hub_server.SilentEndpoint``: a Hub that accepts connections and never answers."""
+    return hub_server.SilentEndpoint

@@ -605,3 +605,36 @@ class HubServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+
+
+class SilentEndpoint:
+    """A Hub that accepts TCP connections on 127.0.0.1 and never answers a byte; counts the connections.
+
+    The failure mode of a hung proxy or server: without bounded timeouts a client waits for minutes.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections: list = []
+        self.thread = threading.Thread(target=self._accept, name="silent-endpoint", daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.connections.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def __enter__(self) -> SilentEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()

@@ -72,9 +72,9 @@ def test_corrupted_server_object_is_detected_and_removed(client, server, tmp_pat
     assert cached["error"] == "IntegrityError" and digest in cached["message"]
     assert not list((tmp_path / "hf").rglob(digest)), "the bad blob must be deleted from the cache"
     assert local["error"] == "IntegrityError"
-    assert not (tmp_path / "models" / "model.safetensors").exists()
+    assert not (tmp_path / "models" / "tester" / "corrupt@main" / "model.safetensors").exists()
     path = Path(client.ok("download", "tester/corrupt", local_dir=str(tmp_path / "models")))
-    assert path == tmp_path / "models" / "model.safetensors" and sha256_of(path) == digest
+    assert path == tmp_path / "models" / "tester" / "corrupt@main" / "model.safetensors" and sha256_of(path) == digest
 
 
 def test_corrupted_cached_blob_is_detected_and_removed(client, tmp_path: Path) -> None:

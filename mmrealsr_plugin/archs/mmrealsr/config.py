@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -93,17 +94,30 @@ class MMRealSRConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MMRealSRConfig:
-        """Build from a ``config.json``-style mapping; unknown keys are an error, not ignored."""
+    def from_dict(cls, data: Mapping[str, Any]) -> MMRealSRConfig:
+        """Build from a ``config.json``-style mapping; unknown keys and wrong types are errors, not ignored."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"an MM-RealSR config must be a mapping of field names to values, got {type(data).__name__}")
         known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(map(str, set(data) - known))
         if unknown:
             raise ValueError(f"unknown MM-RealSR config keys {unknown}; known keys are {sorted(known)}")
         values = dict(data)
-        for key in ("estimator_feats", "estimator_blocks", "estimator_downscales"):
-            if key in values:
-                values[key] = tuple(int(v) for v in values[key])
+        for key, value in values.items():
+            if key in _SEQUENCE_FIELDS:
+                if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+                    raise ValueError(f"{key} must be a list of whole numbers, got {value!r}")
+                values[key] = tuple(value)
+            elif not _is_int(value):
+                raise ValueError(f"{key} must be a whole number, got {value!r}")
         return cls(**values)
+
+
+_SEQUENCE_FIELDS = ("estimator_feats", "estimator_blocks", "estimator_downscales")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 OFFICIAL_CONFIG = MMRealSRConfig()
