@@ -31,6 +31,16 @@ class ImageTooLargeError(ImageError):
     """An image above the configured pixel limit (``MMREALSR_MAX_PIXELS``)."""
 
 
+class UsageError(MMRealSRError, ValueError):
+    """A command-line value or combination of values that cannot work (a bad flag value, a file name that escapes its
+    folder); nothing was started."""
+
+
+class ConfigError(MMRealSRError, ValueError):
+    """A configuration value (a TOML file, a registry entry, a stored architecture) that is unknown, of the wrong type
+    or out of range; the message names the key, the value and what is allowed."""
+
+
 class InvalidScoreError(MMRealSRError, ValueError):
     """A manual noise/blur value outside [0, 1] (without ``extrapolate``) or not a finite number."""
 
@@ -87,7 +97,7 @@ class CheckpointError(MMRealSRError, RuntimeError):
     """A training checkpoint that is missing, incomplete or does not match the run's config."""
 
 
-class TrainingConfigError(MMRealSRError, ValueError):
+class TrainingConfigError(ConfigError):
     """A training/degradation config value that is unknown, of the wrong type or out of range; names the key."""
 
 

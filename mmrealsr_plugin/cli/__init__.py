@@ -1,8 +1,9 @@
 """The ``mmrealsr`` command line. Each subcommand lives in its own module exposing ``register(subparsers)``.
 
-Exit codes: 0 success; 1 some inputs of a batch failed (others were written); 2 usage or
-configuration error (bad flag value, unknown model, bad config file); 3 nothing could be done
-(model failed to load, every input failed); 130 interrupted.
+Exit codes follow from the class of the exception that ends a command, through the one table in
+:mod:`.exit_codes`: 0 success; 1 some inputs of a batch failed (others were written); 2 usage or
+configuration error (bad flag or config value, unknown model); 3 nothing could be done (model failed
+to load, every input failed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import MMRealSRError
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, exit_code
 
 COMMAND_MODULES = [
     "mmrealsr_plugin.cli.restore_cmd",
@@ -51,16 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("mmrealsr: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except MMRealSRError as exc:
-        print(f"mmrealsr: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (ValueError, OSError) as exc:
-        print(f"mmrealsr: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except (KeyboardInterrupt, Exception) as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        print("mmrealsr: interrupted" if code == EXIT_INTERRUPTED else f"mmrealsr: error: {exc}", file=sys.stderr)
+        return code
 
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..convert import mmrealsr_from_rrdb, read_ncnn_rrdb
+from ..errors import UsageError
 from ..weights import save_safetensors
 from .common import refuse_overwriting_inputs
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".safetensors":
-        raise ValueError(f"output must end in .safetensors, got {str(args.output)!r}")
+        raise UsageError(f"output must end in .safetensors, got {str(args.output)!r}")
     refuse_overwriting_inputs([args.output], [args.param, args.bin or args.param.with_suffix(".bin")])
     if args.output.exists() and not args.force:
         raise FileExistsError(f"{args.output} already exists; pass --force to replace it")

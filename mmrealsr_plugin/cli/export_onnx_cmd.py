@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import UsageError
 from . import EXIT_OK
 from .common import refuse_overwriting_inputs
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..registry import resolve_model
 
     if args.opset is not None and args.opset < DEFAULT_OPSET:
-        raise ValueError(f"--opset {args.opset} is too old: ONNX Runtime needs opset >= {DEFAULT_OPSET} from this exporter")
+        raise UsageError(f"--opset {args.opset} is too old: ONNX Runtime needs opset >= {DEFAULT_OPSET} from this exporter")
     path, name = resolve_model(args.model)
     precisions = ("float32", "float16") if args.fp16 else ("float32",)
     stem = args.name or name or path.stem

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..atomic import writable_folder
 from ..engine import check_outscale, check_score, restore
-from ..errors import ImageError, MMRealSRError
+from ..errors import ImageError, MMRealSRError, UsageError
 from ..imageio import ALPHA_FORMATS, FORMATS_BY_SUFFIX, read_image, write_image
 from ..tiling import TileConfig
 from . import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     check_outscale(args.outscale)
     TileConfig.fitted(args.tile, args.overlap)
     if any(sep and sep in args.suffix for sep in (os.sep, os.altsep)):
-        raise ValueError(f"--suffix {args.suffix!r} must not contain a path separator: outputs stay in --output-dir")
+        raise UsageError(f"--suffix {args.suffix!r} must not contain a path separator: outputs stay in --output-dir")
     inputs = expand_inputs(args.inputs, args.recursive)
     jobs, failures = plan_outputs(inputs, args.output_dir, args.suffix, args.ext)
     for source, message in failures:

@@ -50,7 +50,7 @@ def test_restore_never_overwrites(tmp_path: Path, tiny_model_path: Path) -> None
 def test_bad_knob_value_is_a_usage_error(tmp_path: Path, tiny_model_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     source = _photo(tmp_path / "p.png")
-    assert main(["restore", str(source), "--model", str(tiny_model_path), "--blur", "1.7"]) == EXIT_FAILED
+    assert main(["restore", str(source), "--model", str(tiny_model_path), "--blur", "1.7"]) == EXIT_USAGE
     assert "blur=1.7 is outside [0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
 

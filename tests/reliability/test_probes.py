@@ -75,7 +75,7 @@ def test_a_folder_given_as_model_is_named(tmp_path: Path, tiny_model_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "checkpoint"
     save_random_model(folder / "model.safetensors")
-    assert main(["estimate", str(tiny_model_path), "--model", str(folder)]) == EXIT_FAILED
+    assert main(["estimate", str(tiny_model_path), "--model", str(folder)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "is a folder" in err and str(folder / "model.safetensors") in err
 
