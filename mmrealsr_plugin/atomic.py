@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import MMRealSRError, OutputError
 
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()  # read once, at import, while nothing else runs
+_NAME_TRIES = 100
 
 
 def _reason(exc: OSError) -> str:
@@ -61,13 +55,10 @@ def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = _create_beside(target)
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the mode open() would
         if overwrite:
             os.replace(tmp, target)
         else:
@@ -82,6 +73,23 @@ def atomic_path(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
         if _is_write_failure(exc, tmp, target):
             raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc  # type: ignore[arg-type]
         raise
+
+
+def _create_beside(target: Path) -> Path:
+    """A new empty hidden file next to ``target``, created with the mode ``open()`` gives (0666 less the umask).
+
+    The kernel applies the umask at creation, so the process's umask is never read or changed (``mkstemp``
+    would create 0600 and a later chmod would need the umask).
+    """
+    for _ in range(_NAME_TRIES):
+        path = target.parent / f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise FileExistsError(f"no free temporary name next to {target} after {_NAME_TRIES} tries")
 
 
 def _is_write_failure(exc: BaseException, tmp: Path | None, target: Path) -> bool:
