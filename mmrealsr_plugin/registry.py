@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from . import settings
-from .errors import ModelNotFoundError
+from .dataconfig import from_dict
+from .errors import ConfigError, ModelNotFoundError
 from .weights import WEIGHT_SUFFIXES
 
 PACKAGE_WEIGHTS = "weights"
@@ -80,33 +82,27 @@ class Registry:
     default: str | None
 
 
-def _entries_from(data: dict, origin: str) -> dict[str, RegistryEntry]:
-    """Registry entries of one TOML document; every field is text, anything else is an error naming it."""
-    known = {f.name for f in fields(RegistryEntry)} - {"name"}
-    models = data.get("models", {})
-    if not isinstance(models, dict):
-        raise ValueError(f"{origin}: 'models' must be a table of [models.NAME] entries, got {models!r}")
-    if not isinstance(data.get("default", ""), str):
-        raise ValueError(f"{origin}: 'default' must be a model name in quotes, got {data['default']!r}")
-    entries = {}
-    for name, raw in models.items():
-        if not isinstance(raw, dict):
-            raise ValueError(f"{origin}: models.{name} must be a table ([models.{name}]), got {raw!r}")
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{origin}: model {name!r} has unknown fields {unknown}; known fields: {sorted(known)}")
-        for key, value in raw.items():
-            if not isinstance(value, str):
-                raise ValueError(f"{origin}: models.{name}.{key} must be text in quotes, got {value!r}")
-        entries[name] = RegistryEntry(name=name, **raw)
-    return entries
+@dataclass(frozen=True)
+class _Document:
+    """A registry TOML file: ``default = "NAME"`` and one ``[models.NAME]`` table per entry."""
+
+    default: str = ""
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _entries_from(data: dict[str, Any], origin: str) -> tuple[dict[str, RegistryEntry], str]:
+    """The entries and the default name ("" when not set) of one registry document, read strictly."""
+    document = from_dict(_Document, data, label="registry", source=origin)
+    entries = {name: from_dict(RegistryEntry, table, label="registry", prefix=f"models.{name}", source=origin,
+                               given={"name": name})
+               for name, table in document.models.items()}
+    return entries, document.default
 
 
 def load_registry() -> Registry:
     """The packaged registry, extended (and overridden by name) by the user's file if set."""
     packaged = tomllib.loads((resources.files("mmrealsr_plugin") / "models.toml").read_text("utf-8"))
-    entries = _entries_from(packaged, "mmrealsr_plugin/models.toml")
-    default = packaged.get("default")
+    entries, default = _entries_from(packaged, "mmrealsr_plugin/models.toml")
     user_file = settings.user_models_file()
     if user_file:
         path = Path(user_file)
@@ -117,10 +113,11 @@ def load_registry() -> Registry:
                 f"{settings.MODELS_CONFIG_ENV}={user_file!r}: file not found; unset the variable or create the file"
             ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{user_file}: invalid TOML ({exc})") from exc
-        entries.update(_entries_from(user, user_file))
-        default = user.get("default", default)
-    return Registry(entries, default)
+            raise ConfigError(f"{user_file}: invalid TOML ({exc})") from exc
+        user_entries, user_default = _entries_from(user, user_file)
+        entries.update(user_entries)
+        default = user_default or default
+    return Registry(entries, default or None)
 
 
 HUB_SCHEME = "hf://"

@@ -1,25 +1,26 @@
 """Training configuration as data: typed, frozen dataclasses read from TOML, strictly validated.
 
 A config file has one table per dataclass below (``[run]``, ``[model]``, ``[init]``, ``[data]``,
-``[degradation]``, ``[optim]``, ``[losses]``, ``[discriminator]``, ``[hub]``). Unknown keys and wrong types are errors
-that name the dotted key; ``--set section.key=value`` overrides are parsed as TOML values and
-checked the same way. The resolved config (after overrides) is stored in every checkpoint.
+``[degradation]``, ``[optim]``, ``[losses]``, ``[discriminator]``, ``[hub]``), read by the project's one strict
+reader (:mod:`mmrealsr_plugin.dataconfig`): unknown keys, wrong types, non-finite numbers and values outside a
+field's range are errors that name the dotted key; ``--set section.key=value`` overrides are parsed as TOML values
+and checked the same way. Cross-field rules are in :func:`_check`. The resolved config (after overrides) is stored
+in every checkpoint.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..archs.mmrealsr import MMRealSRConfig
-from ..errors import MMRealSRError, TrainingConfigError
+from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
+from mmrealsr_plugin.dataconfig import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, from_dict, ranged, to_dict
+from mmrealsr_plugin.errors import MMRealSRError, TrainingConfigError
+
+from .degradations.config import DegradationConfig
 
 Stage = Literal["net", "gan", "estimator"]
 Precision = Literal["fp32", "bf16"]
@@ -38,21 +39,22 @@ class RunConfig:
     stage: Stage = "net"
     """net: stage 1 (L1 + ranking + anchors, estimator trained jointly); gan: stage 2 (L1 + perceptual +
     GAN, estimator frozen); estimator: only the estimator (ranking + anchors), for metric learning."""
-    total_iter: int = 70_000
-    seed: int = 0
+    total_iter: int = ranged(70_000, AT_LEAST_ONE)
+    seed: int = ranged(0, Range(0, 2**31 - 1))
+    """numpy seeds must stay below 2**32 after adding 1000 per rank."""
     device: str = "auto"
     """auto, cpu, cuda, cuda:N. Under torchrun the local rank picks the GPU."""
     precision: Precision = "fp32"
     """bf16 autocast on CUDA; ignored (fp32) on CPU, where bf16 autocast is slow and inexact."""
-    threads: int = 0
+    threads: int = ranged(0, NON_NEGATIVE)
     """torch intra-op threads on CPU; 0 leaves the torch default."""
-    time_limit_minutes: float = 0.0
+    time_limit_minutes: float = ranged(0.0, NON_NEGATIVE)
     """Stop early, after the iteration that passes this many minutes of training, with the usual final
     checkpoint and export (0: no limit). For rented machines; ``--resume`` continues to ``total_iter``."""
-    log_every: int = 100
-    val_every: int = 5_000
-    checkpoint_every: int = 5_000
-    keep_checkpoints: int = 2
+    log_every: int = ranged(100, AT_LEAST_ONE)
+    val_every: int = ranged(5_000, NON_NEGATIVE)
+    checkpoint_every: int = ranged(5_000, NON_NEGATIVE)
+    keep_checkpoints: int = ranged(2, AT_LEAST_ONE)
     progress: bool = True
 
 
@@ -83,9 +85,9 @@ class DataConfig:
     """HR patch side fed to the network after the paired crop (LR patch = gt_size // 4)."""
     rotations: bool = False
     """Also rotate/flip vertically (8 orientations); the official recipe only flips horizontally."""
-    batch_size: int = 6
+    batch_size: int = ranged(6, AT_LEAST_ONE)
     """Per process (per GPU)."""
-    queue_size: int = 90
+    queue_size: int = ranged(90, NON_NEGATIVE)
     """Training-pair pool per process; a multiple of batch_size (0 disables the pool)."""
     sharpen_gt: bool = True
     """Synthesise the LQs from the USM-sharpened GT (stage 1 ``gt_usm``); stage 2 degrades the plain GT."""
@@ -93,7 +95,7 @@ class DataConfig:
     """Paired folder with HR/ and LR_x4/ for PSNR; empty disables PSNR validation."""
     val_sweep_dir: str = "../shared/data/eval_paired/Set5/HR"
     """Clean HR images for the estimator monotonicity sweep; empty disables it."""
-    val_max_images: int = 5
+    val_max_images: int = ranged(5, NON_NEGATIVE)
     synthesis_device: Literal["cpu", "train"] = "cpu"
     """Where the degradations run: the CPU (bit-exact resume, any machine) or the training device (``train``:
     the GPU, so synthesis keeps pace with it; random draws still come from the CPU generator)."""
@@ -101,13 +103,13 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    lr_g: float = 2e-4
-    lr_d: float = 1e-4
-    betas: tuple[float, ...] = (0.9, 0.99)
-    weight_decay: float = 0.0
-    milestones: tuple[int, ...] = (1_000_000,)
-    gamma: float = 0.5
-    ema_decay: float = 0.999
+    lr_g: float = ranged(2e-4, POSITIVE)
+    lr_d: float = ranged(1e-4, POSITIVE)
+    betas: tuple[float, ...] = ranged((0.9, 0.99), Range(0, 1, high_open=True))
+    weight_decay: float = ranged(0.0, NON_NEGATIVE)
+    milestones: tuple[int, ...] = ranged((1_000_000,), AT_LEAST_ONE)
+    gamma: float = ranged(0.5, POSITIVE)
+    ema_decay: float = ranged(0.999, Range(0, 1, high_open=True))
     """0 disables the EMA (the exported weights are then the raw generator)."""
     freeze: tuple[str, ...] = ()
     """Generator modules kept fixed, by state-dict prefix (e.g. ["conv_first", "body", "conv_body"] trains
@@ -116,29 +118,30 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    l1: float = 1.0
+    l1: float = ranged(1.0, NON_NEGATIVE)
     l1_gt_usm: bool = True
     """L1 target: the sharpened GT (true) or the plain GT."""
-    rank: float = 0.01
-    rank_margin: float = 0.05
-    anchor: float = 1e-4
-    factor_rank: float = 0.0
+    rank: float = ranged(0.01, NON_NEGATIVE)
+    rank_margin: float = ranged(0.05, NON_NEGATIVE)
+    anchor: float = ranged(1e-4, NON_NEGATIVE)
+    factor_rank: float = ranged(0.0, NON_NEGATIVE)
     """Weight of the single-factor contrast pairs (training/contrast.py: blur, noise and JPEG each alone at two
     severities, on the x1 and a_min images); 0 is the official recipe. Stages ``estimator`` and ``net``."""
-    perceptual: float = 0.0
+    perceptual: float = ranged(0.0, NON_NEGATIVE)
     perceptual_gt_usm: bool = True
-    perceptual_layers: dict[str, float] = field(
-        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+    perceptual_layers: dict[str, float] = ranged(
+        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0},
+        allowed=NON_NEGATIVE,
     )
     vgg_weights: str = ""
     """VGG19 weights (torchvision ``features.N`` keys): a local file, or ``hf://owner/repo/file``."""
-    gan: float = 0.0
+    gan: float = ranged(0.0, NON_NEGATIVE)
     gan_gt_usm: bool = False
 
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    num_feat: int = 64
+    num_feat: int = ranged(64, AT_LEAST_ONE)
     """U-Net discriminator width (official: 64); the smoke config shrinks it."""
     skip_connection: bool = True
 
@@ -147,7 +150,7 @@ class DiscriminatorConfig:
 class HubConfig:
     repo: str = ""
     """Push the final EMA generator here (same as ``--push-to-hub``)."""
-    every: int = 0
+    every: int = ranged(0, NON_NEGATIVE)
     """Also push every N iterations (0: only the final weights)."""
     private: bool = False
 
@@ -158,8 +161,7 @@ class TrainConfig:
     model: MMRealSRConfig = field(default_factory=MMRealSRConfig)
     init: InitConfig = field(default_factory=InitConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    degradation: dict[str, Any] = field(default_factory=dict)
-    """Passed to ``DegradationConfig(**degradation)``, which validates it."""
+    degradation: DegradationConfig = field(default_factory=DegradationConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
@@ -170,88 +172,7 @@ class TrainConfig:
         return Path(self.run.output_root) / self.run.name
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
-
-
-def _to_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (tuple, list)):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    return value
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``hint``; return it in the dataclass's own type."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise TrainingConfigError(f"config key {key!r} must be a table, got {value!r}")
-        return _build(hint, value, key)
-    if origin is Literal:
-        if value not in args:
-            raise TrainingConfigError(f"config key {key!r} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _coerce(option, value, key)
-            except TrainingConfigError:
-                continue
-        raise TrainingConfigError(f"config key {key!r} must be {_type_name(hint)}, got {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise TrainingConfigError(f"config key {key!r} must be a list, got {value!r}")
-        return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise TrainingConfigError(f"config key {key!r} must be a table, got {value!r}")
-        return {str(k): _coerce(args[1], v, f"{key}.{k}") for k, v in value.items()}
-    if hint is Any:
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise TrainingConfigError(f"config key {key!r} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TrainingConfigError(f"config key {key!r} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TrainingConfigError(f"config key {key!r} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise TrainingConfigError(f"config key {key!r} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise TrainingConfigError(f"config key {key!r} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config annotation {hint!r} for {key!r}")
-
-
-def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        where = f"[{prefix}]" if prefix else "the top level"
-        raise TrainingConfigError(
-            f"unknown config key(s) {[f'{prefix}.{k}' if prefix else k for k in unknown]} in {where}; "
-            f"known keys there: {sorted(names)}"
-        )
-    values = {k: _coerce(hints[k], v, f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
-    try:
-        return cls(**values)
-    except ValueError as exc:
-        raise TrainingConfigError(f"invalid [{prefix}] values: {exc}") from exc
+        return to_dict(self)
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:
@@ -270,7 +191,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``data`` (plain TOML mapping) with ``section.key=value`` items applied."""
-    result = _to_plain(data)
+    result = to_dict(data)
     for item in overrides:
         parts, value = _parse_override(item)
         node = result
@@ -283,7 +204,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    config = _build(TrainConfig, data, "")
+    config = from_dict(TrainConfig, data, error=TrainingConfigError)
     _check(config)
     return config
 
@@ -315,68 +236,13 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:  # 
     return config_from_dict(apply_overrides(data, list(overrides)))
 
 
-@dataclass(frozen=True)
-class Range:
-    """Allowed values of one numeric key (each element of a list, each value of a table)."""
-
-    low: float
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        below = value < self.high if self.high_open else value <= self.high
-        return above and below
-
-    def __str__(self) -> str:
-        low = f"{'>' if self.low_open else '>='} {self.low:g}"
-        return low if self.high == math.inf else f"{low} and {'<' if self.high_open else '<='} {self.high:g}"
-
-
-POSITIVE, NON_NEGATIVE, AT_LEAST_ONE = Range(0, low_open=True), Range(0), Range(1)
-RANGES: dict[str, Range] = {
-    "run.total_iter": AT_LEAST_ONE, "run.log_every": AT_LEAST_ONE, "run.keep_checkpoints": AT_LEAST_ONE,
-    "run.val_every": NON_NEGATIVE, "run.checkpoint_every": NON_NEGATIVE, "run.threads": NON_NEGATIVE,
-    "run.time_limit_minutes": NON_NEGATIVE,
-    "run.seed": Range(0, 2**31 - 1),  # numpy seeds must stay below 2**32 after adding 1000 per rank
-    "data.batch_size": AT_LEAST_ONE, "data.queue_size": NON_NEGATIVE, "data.val_max_images": NON_NEGATIVE,
-    "optim.lr_g": POSITIVE, "optim.lr_d": POSITIVE, "optim.betas": Range(0, 1, high_open=True),
-    "optim.weight_decay": NON_NEGATIVE, "optim.milestones": AT_LEAST_ONE, "optim.gamma": POSITIVE,
-    "optim.ema_decay": Range(0, 1, high_open=True),
-    "losses.l1": NON_NEGATIVE, "losses.rank": NON_NEGATIVE, "losses.rank_margin": NON_NEGATIVE,
-    "losses.anchor": NON_NEGATIVE, "losses.factor_rank": NON_NEGATIVE, "losses.perceptual": NON_NEGATIVE,
-    "losses.perceptual_layers": NON_NEGATIVE, "losses.gan": NON_NEGATIVE,
-    "discriminator.num_feat": AT_LEAST_ONE, "hub.every": NON_NEGATIVE,
-    "model.estimator_feats": AT_LEAST_ONE,  # a 0-wide estimator stage failed only at the first forward pass
-}
-"""Numeric limits checked at load time, by dotted key; the message names the key, the value and the range."""
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 RUN_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00]+")
 """A run name is one folder name under ``run.output_root``: not empty, no separators, not ``.`` or ``..``."""
 
 
-def _numbers(key: str, value: Any) -> list[tuple[str, Any]]:
-    """(dotted label, number) for a scalar, for each element of a list and each value of a table."""
-    if isinstance(value, dict):
-        return [(f"{key}.{k}", v) for k, v in value.items()]
-    if isinstance(value, list):
-        return [(f"{key}[{i}]", v) for i, v in enumerate(value)]
-    return [(key, value)]
-
-
-def _check_ranges(config: TrainConfig) -> None:
-    plain = config.to_dict()
-    for key, allowed in RANGES.items():
-        section, name = key.split(".")
-        for label, number in _numbers(key, plain[section][name]):
-            if number not in allowed:
-                raise TrainingConfigError(f"config key {label!r} must be {allowed}, got {number!r}")
-
-
 def _check(config: TrainConfig) -> None:
-    """Ranges, and cross-field rules that single-field types cannot express."""
-    _check_ranges(config)
+    """Cross-field rules that single-field types and ranges cannot express."""
     run, data, losses = config.run, config.data, config.losses
     if not RUN_NAME.fullmatch(run.name):
         raise TrainingConfigError(
@@ -415,9 +281,6 @@ def _check(config: TrainConfig) -> None:
         raise TrainingConfigError(f"model.scale must be 4 for training (the synthesis is x4), got {config.model.scale}")
     if bool(config.init.realesrgan_ncnn_param) != bool(config.init.realesrgan_ncnn_bin):
         raise TrainingConfigError("init.realesrgan_ncnn_param and init.realesrgan_ncnn_bin must be given together")
-    from .degradations.config import DegradationConfig
-
-    DegradationConfig.from_dict(config.degradation)  # raises TrainingConfigError naming the bad key
     if run.stage == "estimator" and (losses.perceptual or losses.gan):
         raise TrainingConfigError("run.stage = 'estimator' trains only the estimator; set losses.perceptual and losses.gan to 0")
     if run.stage == "gan" and losses.factor_rank:

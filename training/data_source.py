@@ -12,7 +12,7 @@ import torch
 
 from .config import TrainConfig
 from .data import HRFolderDataset, PairPool, paired_random_crop
-from .degradations import DegradationConfig, DegradationPipeline
+from .degradations import DegradationPipeline
 
 
 class TrainingBatches:
@@ -29,7 +29,7 @@ class TrainingBatches:
         self.sharpen_gt = data.sharpen_gt
         self.dataset = HRFolderDataset(list(data.train_dirs), data.gt_size, crop_pre=data.crop_size, flips=True,
                                        rotations=data.rotations, seed=seed)
-        self.pipeline = DegradationPipeline(DegradationConfig.from_dict(config.degradation), scale=4)
+        self.pipeline = DegradationPipeline(config.degradation, scale=4)
         self.pool = PairPool(data.queue_size, data.batch_size, seed=seed) if data.queue_size else None
         self.generator = torch.Generator().manual_seed(seed)
         self.device = device or torch.device("cpu")

@@ -31,6 +31,7 @@ def test_the_wheel_maps_the_folders_and_ships_configs_and_weights(tmp_path: Path
     expected = {
         "mmrealsr_plugin/training/configs/smoke.toml",
         "mmrealsr_plugin/training/configs/mmrealsr_net_x4.toml",
+        "mmrealsr_plugin/training/configs/degradation/official.toml",
         "mmrealsr_plugin/training/trainer.py",
         "mmrealsr_plugin/hub/__init__.py",
         "mmrealsr_plugin/nodes/__init__.py",

@@ -55,10 +55,11 @@ def test_demo_never_replaces_files_it_did_not_write(tmp_path: Path, tiny_model_p
 
 
 @pytest.mark.parametrize("toml,message", [
-    ("models = 5\n", "'models' must be a table"),
-    ("[models]\nx = 5\n", "models.x must be a table"),
-    ("[models.x]\nrepo_id = 5\n", "models.x.repo_id must be text"),
-    ("default = 7\n", "'default' must be a model name"),
+    ("models = 5\n", "'models' has the wrong type: expected a table, got 5"),
+    ("[models]\nx = 5\n", "'models.x' has the wrong type: expected a table, got 5"),
+    ("[models.x]\nrepo_id = 5\n", "'models.x.repo_id' has the wrong type: expected text, got 5"),
+    ("[models.x]\nname = 'y'\n", "unknown registry key(s) ['models.x.name']"),
+    ("default = 7\n", "'default' has the wrong type: expected text, got 7"),
 ])
 def test_a_malformed_user_registry_is_a_usage_error(toml: str, message: str, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,

@@ -410,11 +410,11 @@ def test_official_toml_switches_on_every_deviation(tmp_path):
 
     import mmrealsr_plugin.training as training
 
-    configs = Path(training.__file__).parent / "configs"
-    official = DegradationConfig.from_toml(configs / "degradation_official.toml")
+    configs = Path(training.__file__).parent / "configs" / "degradation"
+    official = DegradationConfig.from_toml(configs / "official.toml")
     assert official.official_always_second_blur and official.official_ignore_jpeg_range2
     assert official.official_double_usm_min_anchor
-    faithful = DegradationConfig.from_toml(configs / "degradation.toml")
+    faithful = DegradationConfig.from_toml(configs / "faithful.toml")
     assert faithful == DegradationConfig()
     broken = tmp_path / "bad.toml"
     broken.write_text("[degradation]\nsinc_prob = 'often'\n")

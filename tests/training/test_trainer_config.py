@@ -89,3 +89,11 @@ def test_unknown_table_in_a_file_is_an_error(tmp_path: Path) -> None:
 def test_missing_config_lists_the_bundled_names() -> None:
     with pytest.raises(TrainingConfigError, match="smoke"):
         load_config("no_such_config")
+
+
+def test_degradation_tables_are_not_offered_as_runs() -> None:
+    """`mmrealsr train degradation` used to start a 70k-iteration default run from a [degradation]-only file."""
+    with pytest.raises(TrainingConfigError) as caught:
+        load_config("degradation")
+    bundled = str(caught.value).split("one of ")[-1]
+    assert "smoke" in bundled and "degradation" not in bundled and "official" not in bundled

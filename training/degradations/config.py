@@ -1,7 +1,8 @@
 """Degradation settings as data: one frozen dataclass whose defaults are the official MM-RealSR numbers.
 
 Why a dataclass and not a dict: every consumer (pipeline, trainer, TOML files) sees the same names, and
-``from_dict`` refuses a misspelt key instead of silently training with a default.
+``from_dict`` (the project's one strict reader, :mod:`mmrealsr_plugin.dataconfig`) refuses a misspelt key or a
+wrong type instead of silently training with a default.
 
 The official code deviates from its own config in three places. By default this package does what the
 config *says*; each deviation can be switched on to reproduce the official behaviour:
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mmrealsr_plugin.dataconfig import from_dict, to_dict
 from mmrealsr_plugin.errors import TrainingConfigError
 
 KERNEL_TYPES: tuple[str, ...] = (
@@ -96,11 +98,6 @@ class DegradationConfig:
     official_double_usm_min_anchor: bool = False
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            _check_type(field.name, getattr(self, field.name), _hints()[field.name])
-        self._check_values()
-
-    def _check_values(self) -> None:
         lo, hi = self.kernel_size_range
         if lo < 3 or lo % 2 == 0 or hi % 2 == 0 or hi < lo:
             _fail("kernel_size_range", self.kernel_size_range, "two odd sizes >= 3 with low <= high, e.g. [7, 21]")
@@ -154,19 +151,9 @@ class DegradationConfig:
             _fail("usm_sigma", self.usm_sigma, "a positive sigma")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DegradationConfig:
-        """Build from plain data (TOML/YAML/JSON); unknown keys and wrong types raise, naming the key."""
-        if not isinstance(data, Mapping):
-            raise TrainingConfigError(f"degradation config must be a table/mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainingConfigError(
-                f"unknown degradation config key(s) {unknown}; valid keys are: {', '.join(sorted(known))}"
-            )
-        hints = _hints()
-        values = {key: _coerce(key, value, hints[key]) for key, value in data.items()}
-        return cls(**values)
+    def from_dict(cls, data: Mapping[str, Any], prefix: str = "") -> DegradationConfig:
+        """Build from plain data (TOML/YAML/JSON); unknown keys, wrong types and bad values raise, naming the key."""
+        return from_dict(cls, data, label="degradation config", prefix=prefix, error=TrainingConfigError)
 
     @classmethod
     def from_toml(cls, path: str | Path, section: str = "degradation") -> DegradationConfig:
@@ -181,73 +168,11 @@ class DegradationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists for tuples) that ``from_dict`` accepts back."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
-        }
-
-
-def _hints() -> dict[str, Any]:
-    return typing.get_type_hints(DegradationConfig)
+        return to_dict(self)
 
 
 def _fail(key: str, value: Any, expected: str) -> typing.NoReturn:
     raise TrainingConfigError(f"degradation config key {key!r} = {value!r} is invalid: expected {expected}")
-
-
-def _scalar_ok(value: Any, kind: type) -> bool:
-    if kind is bool:
-        return isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {args[0].__name__}"
-        return f"a list of {len(args)} {args[0].__name__} values"
-    return f"a {hint.__name__}"
-
-
-def _check_type(key: str, value: Any, hint: Any) -> None:
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        ok = isinstance(value, tuple)
-        if ok and len(args) == 2 and args[1] is Ellipsis:
-            ok = all(_scalar_ok(v, args[0]) for v in value)
-        elif ok:
-            ok = len(value) == len(args) and all(_scalar_ok(v, a) for v, a in zip(value, args))
-    else:
-        ok = _scalar_ok(value, hint)
-    if not ok:
-        raise TrainingConfigError(
-            f"degradation config key {key!r} = {value!r} has the wrong type: expected {_describe(hint)}"
-        )
-    numbers = value if isinstance(value, tuple) else (value,)
-    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
-        raise TrainingConfigError(f"degradation config key {key!r} = {value!r} must be finite (no nan or inf)")
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Turn lists into tuples and ints into floats where the field wants them; the type check follows."""
-    if typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
-        args = typing.get_args(hint)
-        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
-        if len(kinds) != len(value):
-            _check_type(key, tuple(value), hint)
-        return tuple(_coerce_scalar(v, k) for v, k in zip(value, kinds))
-    return _coerce_scalar(value, hint)
-
-
-def _coerce_scalar(value: Any, kind: Any) -> Any:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
 
 
 def _check_distribution(key: str, probs: tuple[float, ...], length: int) -> None:
