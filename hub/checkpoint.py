@@ -19,7 +19,8 @@ from ..archs.mmrealsr import MMRealSRConfig
 from ..archs.mmrealsr.detect import REQUIRED_KEYS
 from ..atomic import atomic_path
 from ..errors import ModelLoadError
-from ..weights import architecture_of, read_state_dict, save_safetensors, sha256_of
+from ..integrity import sha256_of
+from ..weights import architecture_of, read_state_dict, save_safetensors
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"

@@ -7,6 +7,7 @@ the user's ``HF_TOKEN`` / ``hf auth login``; nothing here stores one.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from ..errors import (
     ModelNotFoundError,
     OutputError,
 )
+from ..integrity import digest_kind, verify_file
 from ..registry import RegistryEntry
-from .integrity import cache_etag, verify_file
 from .reference import HubReference, as_reference
 
 LIBRARY_NAME = "mmrealsr-plugin"
@@ -134,6 +135,12 @@ def _refuse_foreign_file(folder: Path, ref: HubReference) -> None:
             f"{target} exists but was not written by a download of {ref}; it is left untouched: move it away "
             "(or delete it) to download the file there"
         )
+
+
+def cache_etag(path: Path) -> str | None:
+    """The etag a cached snapshot file was stored under (the name of the blob its link points to)."""
+    name = Path(os.path.realpath(path)).name
+    return name if digest_kind(name) else None
 
 
 def _recorded_etag(path: Path, folder: Path | None, ref: HubReference) -> str | None:

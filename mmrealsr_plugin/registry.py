@@ -11,6 +11,7 @@ from typing import Any
 from . import settings
 from .dataconfig import from_dict
 from .errors import ConfigError, ModelNotFoundError
+from .integrity import verify_file
 from .weights import WEIGHT_SUFFIXES
 
 PACKAGE_WEIGHTS = "weights"
@@ -70,8 +71,6 @@ class RegistryEntry:
 
     def _verified(self, path: Path, remedy: str | None) -> Path:
         if self.sha256:
-            from .hub.integrity import verify_file
-
             verify_file(path, self.sha256.lower(), f"model {self.name!r}", delete=False, remedy=remedy)
         return path
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from collections.abc import Mapping
@@ -39,14 +38,6 @@ class StateDict:
     container_key: str | None
     """``params_ema``, ``params`` ... or None for a bare state dict."""
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_tensor_dict(obj: Any) -> bool:

@@ -28,7 +28,8 @@ from ..errors import BackendError, BackendOutOfMemoryError, ModelLoadError
 from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
-from ..weights import WEIGHT_SUFFIXES, sha256_of
+from ..integrity import sha256_of
+from ..weights import WEIGHT_SUFFIXES
 
 NAME = "onnx"
 CPU = "CPUExecutionProvider"

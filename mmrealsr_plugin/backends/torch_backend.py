@@ -13,7 +13,8 @@ from ..errors import BackendError, BackendOutOfMemoryError
 from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
-from ..weights import WEIGHT_SUFFIXES, StateDict, checked_network, read_state_dict, sha256_of
+from ..integrity import sha256_of
+from ..weights import WEIGHT_SUFFIXES, StateDict, checked_network, read_state_dict
 
 NAME = "torch"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

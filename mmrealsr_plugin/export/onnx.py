@@ -246,7 +246,8 @@ def export_checkpoint(
 ) -> list[ExportedPair]:
     """Export a weights file (.safetensors/.pth) at each precision; returns one pair per precision."""
     from ..backends.torch_backend import build_model
-    from ..weights import read_state_dict, sha256_of
+    from ..integrity import sha256_of
+    from ..weights import read_state_dict
 
     path = Path(path)
     model = build_model(read_state_dict(path), str(path))

@@ -13,7 +13,8 @@ from safetensors.torch import save_file
 
 import mmrealsr_plugin
 from mmrealsr_plugin.testing import TINY_CONFIG, random_model, save_random_model
-from mmrealsr_plugin.weights import CONFIG_METADATA_KEY, sha256_of
+from mmrealsr_plugin.integrity import sha256_of
+from mmrealsr_plugin.weights import CONFIG_METADATA_KEY
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.network, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 from mmrealsr_plugin import estimate, load_model, read_image, restore
 from mmrealsr_plugin.registry import load_registry
 from mmrealsr_plugin.sample import make_sample_photo
-from mmrealsr_plugin.weights import sha256_of
+from mmrealsr_plugin.integrity import sha256_of
 
 
 def test_default_model_is_packaged_and_pinned() -> None:

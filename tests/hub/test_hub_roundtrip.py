@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from mmrealsr_plugin.testing import save_random_model
-from mmrealsr_plugin.weights import sha256_of
+from mmrealsr_plugin.integrity import sha256_of
 
 pytestmark = pytest.mark.network
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmrealsr_plugin.export.onnx import META_CONFIG, META_GRAPH, META_PRECISION, META_SCALE, META_SHA256, read_metadata
-from mmrealsr_plugin.weights import sha256_of
+from mmrealsr_plugin.integrity import sha256_of
 
 TOLERANCE = 1e-4
 TINY_SHAPES = [(1, 16, 16), (2, 17, 23), (1, 33, 9), (2, 40, 31), (1, 7, 5)]

@@ -11,9 +11,9 @@ import pytest
 
 from mmrealsr_plugin import write_image
 from mmrealsr_plugin.errors import IntegrityError
-from mmrealsr_plugin.hub.integrity import verify_file
+from mmrealsr_plugin.integrity import verify_file
 from mmrealsr_plugin.registry import load_registry, resolve_model
-from mmrealsr_plugin.weights import sha256_of
+from mmrealsr_plugin.integrity import sha256_of
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 

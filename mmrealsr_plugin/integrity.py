@@ -1,9 +1,9 @@
-"""Content checks for model files: the Hub client checks only sizes, so a same-size corruption passes it.
+"""The one file hasher and the content check of model files.
 
-The expected digest is, in order: a sha256 pinned in the registry (also for packaged and manually
-downloaded files); else the etag recorded when the file was downloaded (the blob name in the
-Hugging Face cache, the download record of a ``local_dir``): sha256 for LFS files, git blob sha1 for
-small regular files.
+A model file is checked against a digest before use: a sha256 pinned in the registry (packaged and
+manually downloaded files, and Hub downloads); the Hub plugin also passes the etag recorded when a file
+was downloaded (sha256 for LFS files, git blob sha1 for small regular files), since the Hub client
+checks only sizes and a same-size corruption passes it.
 
 Hashing a large file on every use would cost seconds, so each digest computed is remembered in the
 user cache folder, keyed by the file's path, size, mtime, ctime and inode. Any write changes mtime
@@ -18,9 +18,9 @@ import os
 import re
 from pathlib import Path
 
-from .. import settings
-from ..atomic import atomic_path
-from ..errors import IntegrityError
+from . import settings
+from .atomic import atomic_path
+from .errors import IntegrityError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -66,7 +66,7 @@ def _remember(path: Path, kind: str, digest: str, fingerprint: dict[str, object]
         pass
 
 
-def file_digest(path: Path, kind: str, chunk: int = 1 << 20) -> str:
+def file_digest(path: Path, kind: str = "sha256", chunk: int = 1 << 20) -> str:
     """sha256 of the content, or the git blob sha1 (``blob <size>\\0`` + content) for regular Hub files."""
     if kind == "sha256":
         digest = hashlib.sha256()
@@ -78,10 +78,9 @@ def file_digest(path: Path, kind: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def cache_etag(path: Path) -> str | None:
-    """The etag a cached snapshot file was stored under (the name of the blob its link points to)."""
-    name = Path(os.path.realpath(path)).name
-    return name if digest_kind(name) else None
+def sha256_of(path: str | Path) -> str:
+    """The sha256 of a file's content (hex)."""
+    return file_digest(Path(path), "sha256")
 
 
 def remove_bad_file(path: Path) -> list[Path]:
