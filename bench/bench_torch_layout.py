@@ -42,8 +42,7 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     from mmrealsr_plugin.archs.mmrealsr.blocks import RRDB
-    from mmrealsr_plugin.backends.torch_backend import build_model
-    from mmrealsr_plugin.weights import read_state_dict
+    from mmrealsr_plugin.weights import read_network
 
     info = benchlib.machine()
     block = RRDB(64, 32).eval()
@@ -57,8 +56,8 @@ def main() -> None:
              if e.self_cpu_time_total / total >= 0.01}
 
     weights = benchlib.official_weights()
-    nchw = build_model(read_state_dict(weights), str(weights))
-    last = build_model(read_state_dict(weights), str(weights)).to(memory_format=torch.channels_last)
+    nchw = read_network(weights)
+    last = read_network(weights).to(memory_format=torch.channels_last)
     x, scores = torch.rand(1, 3, args.size, args.size), torch.rand(1, 2)
     t_nchw, y_nchw = _best(nchw, x, scores, args.repeats)
     t_last, y_last = _best(last, x.contiguous(memory_format=torch.channels_last), scores, args.repeats)

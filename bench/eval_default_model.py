@@ -42,10 +42,9 @@ from scipy import stats
 from mmrealsr_plugin import metrics
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
-from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import read_image
-from mmrealsr_plugin.weights import read_state_dict
+from mmrealsr_plugin.weights import read_network
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SWEEPS = {
@@ -163,7 +162,7 @@ def default_x4plus_param() -> Path | None:
 
 
 def load_mmrealsr(path: Path) -> MMRealSR:
-    return build_model(read_state_dict(path), str(path)).to(memory_format=torch.channels_last)
+    return read_network(path).to(memory_format=torch.channels_last)
 
 
 @torch.inference_mode()

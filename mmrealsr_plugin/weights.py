@@ -134,6 +134,24 @@ def checked_network(state: StateDict, source: str) -> MMRealSR:
         raise type(exc)(f"{source}: {exc}") from None
 
 
+def network_from_state(state: StateDict, source: str) -> MMRealSR:
+    """The one way a network is built from weights: checked (:func:`checked_network`), then given the tensors.
+
+    The network is made on the meta device and takes the state's tensors (as float32) as its parameters, so
+    nothing is allocated beyond the tensors already read and no random init is spent. Returned in eval mode
+    without gradients; a trainer turns both back on.
+    """
+    network = checked_network(state, source)
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
+    network.load_state_dict(tensors, strict=True, assign=True)
+    return network.eval().requires_grad_(False)
+
+
+def read_network(path: str | Path) -> MMRealSR:
+    """The network stored in the weights file ``path`` (see :func:`read_state_dict`, :func:`network_from_state`)."""
+    return network_from_state(read_state_dict(path), str(path))
+
+
 def architecture_of(state: StateDict, source: str) -> MMRealSRConfig:
     """The checked architecture of a state dict read from ``source`` (see :func:`checked_network`)."""
     return checked_network(state, source).config

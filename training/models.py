@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..archs.mmrealsr import MMRealSR, detect_config
+from ..archs.mmrealsr import MMRealSR
 from ..errors import ModelLoadError
-from ..weights import read_state_dict
+from ..weights import read_network
 from .config import TrainConfig
 from .discriminator import UNetDiscriminatorSN
 
@@ -55,17 +55,14 @@ def build_generator(config: TrainConfig) -> MMRealSR:
         model = mmrealsr_from_rrdb(trunk, config.model, seed=config.run.seed)
     elif init.generator:
         try:
-            state = read_state_dict(init.generator).tensors
+            model = read_network(init.generator).requires_grad_(True)
         except ModelLoadError as exc:
             raise ModelLoadError(f"init.generator = {init.generator!r} cannot be used: {exc}") from exc
-        found = detect_config(state)
-        if found.canonical() != config.model.canonical():
+        if model.config.canonical() != config.model.canonical():
             raise ModelLoadError(
-                f"init.generator {init.generator!r} has architecture {found.to_dict()}, but [model] asks for "
+                f"init.generator {init.generator!r} has architecture {model.config.to_dict()}, but [model] asks for "
                 f"{config.model.to_dict()}; make [model] match the file"
             )
-        model = MMRealSR(config.model)
-        model.load_state_dict(state, strict=True)
     else:
         model = official_init_(MMRealSR(config.model))
     if init.identity_modulation:

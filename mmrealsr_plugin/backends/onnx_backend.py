@@ -161,8 +161,7 @@ def _graph_pair(path: Path) -> tuple[Path, Path] | None:
 def _cached_export(path: Path, precision: str) -> tuple[Path, Path]:
     """Export a weights file into the cache (once per checkpoint sha256 and precision)."""
     from ..export.onnx import FORMAT_VERSION, export_onnx, graph_paths
-    from ..weights import read_state_dict
-    from .torch_backend import build_model
+    from ..weights import read_network
 
     if precision not in ("float32", "float16"):
         raise BackendError(f"onnx backend: precision {precision!r} is not supported; use float32 or float16")
@@ -170,7 +169,7 @@ def _cached_export(path: Path, precision: str) -> tuple[Path, Path]:
     folder = settings.onnx_cache_dir() / digest
     generator, estimator = graph_paths(folder, f"v{FORMAT_VERSION}", precision)  # type: ignore[arg-type]
     if not (generator.is_file() and estimator.is_file()):
-        model = build_model(read_state_dict(path), str(path))
+        model = read_network(path)
         export_onnx(model, folder, f"v{FORMAT_VERSION}", source_sha256=digest, precision=precision)  # type: ignore[arg-type]
     return generator, estimator
 

@@ -14,7 +14,7 @@ from ..hookspecs import hookimpl
 from ..tiling import ProgressFn, TileConfig, tiled_apply
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Scores
 from ..integrity import sha256_of
-from ..weights import WEIGHT_SUFFIXES, StateDict, checked_network, read_state_dict
+from ..weights import WEIGHT_SUFFIXES, network_from_state, read_state_dict
 
 NAME = "torch"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -37,18 +37,6 @@ def resolve_device(device: str) -> torch.device:
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise BackendError(f"torch backend: device {device!r} requested but MPS is not available; use --device cpu")
     return resolved
-
-
-def build_model(state: StateDict, source: str) -> MMRealSR:
-    """Build the network from a state dict whose every tensor was checked to fit it.
-
-    The network is made on the meta device and takes the file's tensors as its parameters, so
-    nothing is allocated beyond the tensors already read (and no random init is spent).
-    """
-    model = checked_network(state, source)
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.tensors.items()}
-    model.load_state_dict(tensors, strict=True, assign=True)
-    return model.eval().requires_grad_(False)
 
 
 def _memory_format(device: torch.device) -> torch.memory_format:
@@ -77,7 +65,7 @@ def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
     if options.backend not in (None, NAME) or path.suffix.lower() not in WEIGHT_SUFFIXES:
         return None
     state = read_state_dict(path)
-    module = build_model(state, str(path))
+    module = network_from_state(state, str(path))
     descriptor = ModelDescriptor(module.config, str(path), sha256_of(path), state.container_key)
     return wrap_module(module, descriptor, options)
 

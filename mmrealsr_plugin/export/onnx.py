@@ -245,12 +245,11 @@ def export_checkpoint(
     check: bool = True,
 ) -> list[ExportedPair]:
     """Export a weights file (.safetensors/.pth) at each precision; returns one pair per precision."""
-    from ..backends.torch_backend import build_model
     from ..integrity import sha256_of
-    from ..weights import read_state_dict
+    from ..weights import read_network
 
     path = Path(path)
-    model = build_model(read_state_dict(path), str(path))
+    model = read_network(path)
     digest = sha256_of(path)
     name = stem or path.stem
     return [

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from mmrealsr_plugin.archs.mmrealsr import OFFICIAL_CONFIG, MMRealSR
-from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.cli import main as cli_main
 from mmrealsr_plugin.export.onnx import graph_paths
 from mmrealsr_plugin.testing import TINY_CONFIG, random_model
-from mmrealsr_plugin.weights import read_state_dict, save_safetensors
+from mmrealsr_plugin.weights import read_network, save_safetensors
 
 OFFICIAL_STD = 0.02
 """Weight spread that keeps a random 23-block official-size model's outputs finite and O(0.1)."""
@@ -37,7 +36,7 @@ def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     assert cli_main(["export-onnx", str(weights), str(folder / "out"), "--fp16"]) == 0
     generator, estimator = graph_paths(folder / "out", "tiny")
     fp16_generator, fp16_estimator = graph_paths(folder / "out", "tiny", "float16")
-    model = build_model(read_state_dict(weights), str(weights))
+    model = read_network(weights)
     return Exported(weights, model, generator, estimator, fp16_generator, fp16_estimator)
 
 
@@ -50,5 +49,5 @@ def official_export(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     weights = save_safetensors(random_model(OFFICIAL_CONFIG, seed=1, std=OFFICIAL_STD).state_dict(),
                                folder / "official.safetensors", config=OFFICIAL_CONFIG.to_dict())
     (pair,) = export_checkpoint(weights, folder / "out")
-    model = build_model(read_state_dict(weights), str(weights))
+    model = read_network(weights)
     return Exported(weights, model, pair.generator, pair.estimator)

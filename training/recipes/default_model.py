@@ -42,14 +42,13 @@ import torch
 import torch.nn.functional as F
 
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
-from mmrealsr_plugin.backends.torch_backend import build_model
 from mmrealsr_plugin.convert import mmrealsr_from_rrdb, read_ncnn_rrdb
 from mmrealsr_plugin.training.contrast import factor_losses, single_factor_pairs, stacked
 from mmrealsr_plugin.training.data import HRFolderDataset
 from mmrealsr_plugin.training.degradations import DegradationConfig, DegradationPipeline
 from mmrealsr_plugin.training.losses import estimator_losses
 from mmrealsr_plugin.training.models import pytorch_init_
-from mmrealsr_plugin.weights import read_state_dict, save_safetensors
+from mmrealsr_plugin.weights import read_network, save_safetensors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     log = Log(args.out / "train_log.jsonl")
     log(stage="start", recipe_config=dataclasses.asdict(cfg))
     if args.estimator is not None:
-        model = build_model(read_state_dict(args.estimator), str(args.estimator))
+        model = read_network(args.estimator)
     else:
         if args.param is None:
             parser.error("--param is required unless --estimator is given")
