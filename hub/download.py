@@ -8,110 +8,17 @@ the user's ``HF_TOKEN`` / ``hf auth login``; nothing here stores one.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from ..atomic import writable_folder
-from ..errors import (
-    HubAuthError,
-    HubError,
-    HubNotFoundError,
-    HubOfflineError,
-    IntegrityError,
-    ModelNotFoundError,
-    OutputError,
-)
-from ..integrity import digest_kind, verify_file
-from ..registry import RegistryEntry
+from mmrealsr_plugin import settings
+from mmrealsr_plugin.atomic import writable_folder
+from mmrealsr_plugin.errors import IntegrityError, ModelNotFoundError, OutputError
+from mmrealsr_plugin.integrity import digest_kind, verify_file
+from mmrealsr_plugin.registry import RegistryEntry
+
+from .client import LIBRARY_NAME, LIBRARY_VERSION, ensure_answering, hub_call
 from .reference import HubReference, as_reference
-
-LIBRARY_NAME = "mmrealsr-plugin"
-PROBE_TIMEOUT_S = 10.0
-"""Longest single wait for an answer inside :func:`ensure_answering`'s deadline."""
-
-
-def library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-def hub_error(exc: Exception, ref: HubReference, offline: bool) -> HubError:
-    """Turn a huggingface_hub exception into one of ours, with what to do about it."""
-    from huggingface_hub import constants
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    revision = ref.revision or "main"
-    if isinstance(exc, LocalEntryNotFoundError):
-        if offline:
-            return HubOfflineError(
-                f"{ref.filename} of {ref.repo_id}@{revision} is not in the local cache and offline mode is on "
-                "(HF_HUB_OFFLINE=1 or local_files_only): download it once while online "
-                f"(`mmrealsr hub download {ref}`), or unset HF_HUB_OFFLINE"
-            )
-        return HubError(
-            f"could not reach the Hub at {constants.ENDPOINT} to download {ref.filename} of {ref.repo_id}@{revision}, "
-            f"and it is not cached: check the network (or HF_ENDPOINT), then retry ({exc.__cause__ or exc})"
-        )
-    if isinstance(exc, GatedRepoError):
-        return HubAuthError(
-            f"{ref.repo_id} is gated: accept its conditions on the Hub, then log in (`hf auth login`) or set HF_TOKEN"
-        )
-    if isinstance(exc, RevisionNotFoundError):
-        return HubNotFoundError(f"{ref.repo_id} has no revision {revision!r}: use a branch, tag or commit that exists")
-    if isinstance(exc, RepositoryNotFoundError):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status == 401:
-            return HubAuthError(
-                f"repository {ref.repo_id} was not found or is private and no valid token was sent: check the name, "
-                "then log in (`hf auth login`) or set HF_TOKEN"
-            )
-        return HubNotFoundError(f"repository {ref.repo_id} does not exist (or your token cannot see it)")
-    if isinstance(exc, EntryNotFoundError):
-        return HubNotFoundError(f"{ref.repo_id}@{revision} has no file {ref.filename!r}: check the path in the repo")
-    return HubError(f"download of {ref} failed: {exc}")
-
-
-def ensure_answering(url: str, token: str | bool | None, what: str) -> None:
-    """Fail within ``MMREALSR_HUB_TIMEOUT`` seconds (default 25) unless the Hub at ``url`` answers at all.
-
-    huggingface_hub retries a request that times out with a fixed 60 s timeout, six times: a Hub that
-    accepts connections and never answers took 400 s to fail, and ``HF_HUB_ETAG_TIMEOUT`` does not
-    shorten that. This probe runs first with short requests and backoff under one deadline. Any HTTP
-    answer (even 404 or 401) counts: the real call then reports what it means.
-    """
-    from huggingface_hub import constants
-    from huggingface_hub.utils import build_hf_headers, get_session
-
-    limit = settings.hub_timeout()
-    deadline = time.monotonic() + limit
-    headers = build_hf_headers(token=token, library_name=LIBRARY_NAME, library_version=library_version())
-    wait, last = 1.0, None
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            get_session().head(url, headers=headers, timeout=max(1.0, min(PROBE_TIMEOUT_S, remaining)))
-            return
-        except Exception as exc:  # transport errors differ between client versions (requests, httpx)
-            last = exc
-        remaining = deadline - time.monotonic()
-        if remaining <= wait:
-            break
-        time.sleep(wait)
-        wait *= 2
-    raise HubError(
-        f"the Hub at {constants.ENDPOINT} did not answer within {limit} s ({settings.HUB_TIMEOUT_ENV}) while trying "
-        f"to {what}: check the network, HF_ENDPOINT or a proxy, then retry ({type(last).__name__}: {last})"
-    )
-
 
 def _download_record(folder: Path, filename: str) -> tuple[bool, str | None]:
     """(a record exists, its etag if it still describes the file) for a file huggingface_hub put in ``folder``.
@@ -164,7 +71,7 @@ def _fetch(ref: HubReference, folder: Path | None, cache_dir: str | Path | None,
     return Path(hf_hub_download(
         ref.repo_id, ref.filename, revision=ref.revision, local_dir=folder, cache_dir=cache_dir,
         tqdm_class=tqdm_class, token=token, local_files_only=local_only,
-        library_name=LIBRARY_NAME, library_version=library_version(),
+        library_name=LIBRARY_NAME, library_version=LIBRARY_VERSION,
     ))
 
 
@@ -189,7 +96,7 @@ def download(
     :raises HubError: the Hub did not answer within ``MMREALSR_HUB_TIMEOUT`` seconds and nothing is cached.
     """
     from huggingface_hub import hf_hub_url, is_offline_mode
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     ref = as_reference(reference)
     offline = local_files_only or is_offline_mode()
@@ -197,20 +104,18 @@ def download(
     if local_dir is not None:
         folder = writable_folder(Path(local_dir), "download folder") / ref.local_folder()
         _refuse_foreign_file(folder, ref)
-    try:
+    what = f"download {ref.filename} of {ref.repo_id}@{ref.revision or 'main'}"
+    with hub_call(what, ref=ref, offline=offline):
         try:
             path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=True)
         except LocalEntryNotFoundError:
             if offline:
                 raise
-            ensure_answering(hf_hub_url(ref.repo_id, ref.filename, revision=ref.revision), token,
-                             f"download {ref.filename} of {ref.repo_id}@{ref.revision or 'main'}")
+            ensure_answering(hf_hub_url(ref.repo_id, ref.filename, revision=ref.revision), token, what)
             path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=False)
         else:
             if not offline and not ref.is_pinned:
                 path = _fetch(ref, folder, cache_dir, token, tqdm_class, local_only=False)  # the revision may have moved
-    except (HfHubHTTPError, EntryNotFoundError) as exc:
-        raise hub_error(exc, ref, offline) from exc
     expected = ref.sha256 or _recorded_etag(path, folder, ref)
     if expected is not None:
         verify_file(path, expected, f"{ref}" + (f" (model {ref.name!r})" if ref.name else ""))
@@ -224,8 +129,6 @@ def resolve_remote(source: str | RegistryEntry | HubReference) -> Path:
     error says where to put a manually downloaded copy.
     """
     if isinstance(source, RegistryEntry) and not source.repo_id:
-        from .. import settings
-
         where = Path(settings.models_dir()) / (source.filename or f"{source.name}.pth")
         fetch = f"download {source.url} and save it as {where}" if source.url else f"save its file as {where}"
         raise ModelNotFoundError(

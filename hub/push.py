@@ -8,6 +8,7 @@ committed when nothing changed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubAuthError, HubUploadError, ModelNotFoundError
-from ..weights import CONFIG_METADATA_KEY, read_state_dict
+from mmrealsr_plugin.convert import CONFIG_NAME, WEIGHTS_NAME, config_json, convert_checkpoint, load_weights
+from mmrealsr_plugin.errors import HubUploadError, ModelNotFoundError
+from mmrealsr_plugin.weights import CONFIG_METADATA_KEY, read_state_dict
+
 from .card import model_card
-from .checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_json, convert_checkpoint, load_weights
-from .download import LIBRARY_NAME, ensure_answering, library_version
+from .client import LIBRARY_NAME, LIBRARY_VERSION, ensure_answering, hub_call
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,20 @@ def _ready_weights(path: Path, workdir: Path) -> Path:
     return convert_checkpoint(path, workdir).weights
 
 
-def push_checkpoint(
+def push_model(
     weights_path: str | Path, repo_id: str, *, card: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None, onnx_files: Iterable[str | Path] = (), private: bool = False,
     branch: str | None = None, commit_message: str | None = None, token: str | None = None,
 ) -> PushResult:
-    """Upload a checkpoint as one commit; see :func:`push_model` for the arguments."""
+    """Push ``weights_path`` (a .safetensors/.pth file or a folder holding model.safetensors) to ``repo_id``.
+
+    Uploads ``model.safetensors``, ``config.json``, ``README.md`` (model card built from ``card`` and
+    ``metrics``) and ``onnx_files`` in one commit; creates the repo (``private``) and ``branch`` when missing.
+    Returns the commit's URL and oid (pin downloads to the oid: :meth:`PushResult.reference`). Every failure is a
+    :class:`~mmrealsr_plugin.errors.HubError` (:class:`HubUploadError`, :class:`HubAuthError`) that says what did
+    not go up; local files are never changed.
+    """
     from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     source = _weights_file(Path(weights_path))
     onnx = [Path(p) for p in onnx_files]
@@ -77,44 +85,22 @@ def push_checkpoint(
             CommitOperationAdd("README.md", readme.encode()),
             *(CommitOperationAdd(p.name, str(p)) for p in onnx + extra),
         ]
-        api = HfApi(token=token, library_name=LIBRARY_NAME, library_version=library_version())
+        api = HfApi(token=token, library_name=LIBRARY_NAME, library_version=LIBRARY_VERSION)
         ensure_answering(f"{api.endpoint}/api/models/{repo_id}", token, f"push {source} to {repo_id} (nothing was sent)")
-        step = "create the repository"
-        try:
+        untouched = (f"Nothing was committed: {', '.join(files)} did not go up; the local checkpoint {source} is "
+                     "unchanged, so rerun the push once fixed")
+
+        def attempt(step: str) -> contextlib.AbstractContextManager[None]:
+            return hub_call(f"push to {repo_id} (step: {step})", failure=HubUploadError, afterwards=untouched)
+
+        with attempt("create the repository"):
             api.create_repo(repo_id, private=private, exist_ok=True)
-            if branch:
-                step = f"create branch {branch!r}"
+        if branch:
+            with attempt(f"create branch {branch!r}"):
                 api.create_branch(repo_id, branch=branch, exist_ok=True)
-            step = "upload and commit"
+        with attempt("upload and commit"):
             info = api.create_commit(
                 repo_id, operations, commit_message=commit_message or f"Upload MM-RealSR x{config.scale} checkpoint",
                 revision=branch,
             )
-        except (HfHubHTTPError, OSError, RuntimeError) as exc:  # the client wraps failed LFS uploads in RuntimeError
-            cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
-            status = getattr(getattr(cause, "response", None), "status_code", None)
-            detail = str(exc) if cause is exc else f"{exc} ({cause})"
-            message = (f"push to {repo_id} failed while trying to {step}: {detail}. Nothing was committed: "
-                       f"{', '.join(files)} did not go up; the local checkpoint {source} is unchanged, so rerun the "
-                       "push once fixed")
-            if status in (401, 403):
-                raise HubAuthError(message + ". Log in with a write token (`hf auth login`) or set HF_TOKEN") from exc
-            raise HubUploadError(message) from exc
     return PushResult(info.commit_url, info.oid, files)
-
-
-def push_model(
-    weights_path: str | Path, repo_id: str, *, card: dict | None = None, metrics: dict | None = None,
-    onnx_files: Iterable[str | Path] = (), private: bool = False, branch: str | None = None,
-    commit_message: str | None = None, token: str | None = None,
-) -> str:
-    """Push ``weights_path`` (a .safetensors/.pth file or a folder holding model.safetensors) to ``repo_id``.
-
-    Uploads ``model.safetensors``, ``config.json``, ``README.md`` (model card built from ``card`` and
-    ``metrics``) and ``onnx_files``; creates the repo (``private``) and ``branch`` when missing.
-    Returns the commit URL (its last segment is the commit oid: pin downloads to it).
-    """
-    return push_checkpoint(
-        weights_path, repo_id, card=card, metrics=metrics, onnx_files=onnx_files, private=private, branch=branch,
-        commit_message=commit_message, token=token,
-    ).commit_url

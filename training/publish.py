@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mmrealsr_plugin.errors import HubError
+
 from .config import TrainConfig
 
 
@@ -47,7 +49,7 @@ def push_final(config: TrainConfig, weights: Path, iteration: int | None = None)
     return push_model(
         weights, config.hub.repo, card=_card(config, iteration), metrics=_last_metrics(config.output_dir),
         private=config.hub.private, commit_message=f"{config.run.name}: iteration {iteration}",
-    )
+    ).commit_url
 
 
 def push_checkpoint_every(config: TrainConfig) -> Callable[[Any, Path], None]:
@@ -62,7 +64,7 @@ def push_checkpoint_every(config: TrainConfig) -> Callable[[Any, Path], None]:
             weights = trainer.export(config.output_dir / "hub" / f"{config.run.name}_{trainer.iteration:08d}.safetensors")
             try:
                 push_final(config, weights, trainer.iteration)
-            except Exception as exc:  # any failure of the Hub client
+            except HubError as exc:  # the Hub plugin turns every failure of the client into one of these
                 message = f"{type(exc).__name__}: {exc}"
                 trainer.log({"event": "hub_push_failed", "iter": trainer.iteration, "error": message})
                 print(f"mmrealsr: warning: pushing iteration {trainer.iteration} to {config.hub.repo} failed "

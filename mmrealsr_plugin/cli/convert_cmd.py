@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..hub.checkpoint import CONFIG_NAME, WEIGHTS_NAME, convert_checkpoint
+from ..convert import CONFIG_NAME, WEIGHTS_NAME, convert_checkpoint
 from . import EXIT_USAGE
 from .common import refuse_overwriting_inputs
 

@@ -26,9 +26,9 @@ def _mapping(path: Path | None, what: str) -> dict[str, Any] | None:
 
 
 def push(args: argparse.Namespace) -> int:
-    from ..hub.push import push_checkpoint
+    from ..hub.push import push_model
 
-    result = push_checkpoint(
+    result = push_model(
         args.checkpoint, args.repo_id, card=_mapping(args.card, "card"), metrics=_mapping(args.metrics, "metrics"),
         onnx_files=args.onnx, private=args.private, branch=args.branch, commit_message=args.message,
     )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import HubError
 from . import EXIT_FAILED, EXIT_OK
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if config.hub.repo:
             try:
                 url = push_final(config, Path(exported))
-            except Exception as exc:  # the Hub client's network errors are not all ours; the weights are safe
+            except HubError as exc:  # the Hub plugin turns every failure of the client into one of these
                 print(f"mmrealsr: error: pushing to the Hub repo {config.hub.repo} failed ({type(exc).__name__}: "
                       f"{exc}). Nothing is lost: the weights are in {exported}; push them later with `mmrealsr hub "
                       f"push {exported} --repo-id {config.hub.repo}`", file=sys.stderr)

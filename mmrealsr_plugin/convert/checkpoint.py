@@ -1,10 +1,11 @@
-"""The Hub checkpoint layout: ``model.safetensors`` (config in its metadata) plus ``config.json``.
+"""The checkpoint layout of a model folder: ``model.safetensors`` (config in its metadata) plus ``config.json``.
 
-``convert_checkpoint`` turns any supported weights file into that layout: official ``.pth``
-files (``params_ema`` preferred, then ``params``, bare, ``module.`` prefixes), safetensors, and
-Real-ESRGAN RRDBNet weights (``.pth`` or ncnn ``.param`` + ``.bin``), which become an MM-RealSR
-initialisation through :mod:`mmrealsr_plugin.convert`: the trunk is copied, the modulation starts as
-the identity and the estimator is fresh, so it restores like the source at any knob setting until trained.
+It is the layout of a Hub model repository, but converting into it is local work (``mmrealsr convert``):
+``convert_checkpoint`` turns any supported weights file into it: official ``.pth`` files (``params_ema``
+preferred, then ``params``, bare, ``module.`` prefixes), safetensors, and Real-ESRGAN RRDBNet weights
+(``.pth`` or ncnn ``.param`` + ``.bin``), which become an MM-RealSR initialisation (:mod:`.realesrgan_init`):
+the trunk is copied, the modulation starts as the identity and the estimator is fresh, so it restores like the
+source at any knob setting until trained.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pathlib import Path
 
 import torch
 
-from ..archs.mmrealsr import MMRealSRConfig
-from ..archs.mmrealsr.detect import REQUIRED_KEYS
+from ..archs.mmrealsr import REQUIRED_KEYS, MMRealSRConfig
 from ..atomic import atomic_path
 from ..errors import ModelLoadError
 from ..integrity import sha256_of
 from ..weights import architecture_of, read_state_dict, save_safetensors
+from .ncnn import read_ncnn_rrdb
+from .realesrgan_init import mmrealsr_from_rrdb
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -61,16 +63,12 @@ def read_config_json(path: str | Path) -> MMRealSRConfig:
 
 
 def _from_rrdb(rrdb: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], MMRealSRConfig]:
-    """An MM-RealSR initialisation around a Real-ESRGAN RRDBNet trunk (see :mod:`mmrealsr_plugin.convert`)."""
-    from ..convert import mmrealsr_from_rrdb
-
+    """An MM-RealSR initialisation around a Real-ESRGAN RRDBNet trunk (see :mod:`.realesrgan_init`)."""
     model = mmrealsr_from_rrdb(rrdb)
     return model.state_dict(), model.config
 
 
 def _read_ncnn(param: Path) -> dict[str, torch.Tensor]:
-    from ..convert import read_ncnn_rrdb
-
     bin_path = param.with_suffix(".bin")
     if not bin_path.is_file():
         raise ModelLoadError(f"{param}: the ncnn weights {bin_path} must sit beside the .param file")

@@ -92,3 +92,9 @@ def client(server, tmp_path: Path) -> Client:
 def silent_endpoint() -> type:
     """``hub_server.SilentEndpoint``: a Hub that accepts connections and never answers."""
     return hub_server.SilentEndpoint
+
+
+@pytest.fixture(scope="session")
+def hang_up_endpoint() -> type:
+    """``hub_server.HangUpEndpoint``: a Hub that answers probes and drops every other request."""
+    return hub_server.HangUpEndpoint

@@ -12,16 +12,16 @@ import sys
 
 
 def push(weights: str, repo_id: str, **kwargs) -> dict:
-    from mmrealsr_plugin.hub import push_checkpoint
+    from mmrealsr_plugin.hub import push_model
 
-    result = push_checkpoint(weights, repo_id, **kwargs)
+    result = push_model(weights, repo_id, **kwargs)
     return {"commit_url": result.commit_url, "oid": result.oid, "files": list(result.files)}
 
 
 def push_model(weights: str, repo_id: str, **kwargs) -> str:
     from mmrealsr_plugin.hub import push_model as push
 
-    return push(weights, repo_id, **kwargs)
+    return push(weights, repo_id, **kwargs).commit_url
 
 
 def download(reference: str, **kwargs) -> str:

@@ -638,3 +638,36 @@ class SilentEndpoint:
         self.sock.close()
         for conn in self.connections:
             conn.close()
+
+
+class HangUpEndpoint:
+    """A Hub that answers HEAD probes and hangs up on every other request without a reply (a proxy or server that
+    drops connections). The client then fails with its transport's own exception, which differs between clients."""
+
+    class _Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
+            pass
+
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _hang_up(self) -> None:
+            self.close_connection = True
+
+        do_GET = do_POST = do_PUT = _hang_up
+
+    def __init__(self) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="hang-up-endpoint", daemon=True)
+
+    def __enter__(self) -> HangUpEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

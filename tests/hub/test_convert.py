@@ -11,7 +11,7 @@ import torch
 from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
 from mmrealsr_plugin.cli import EXIT_USAGE, main
 from mmrealsr_plugin.convert import RRDBNet
-from mmrealsr_plugin.hub import read_config_json
+from mmrealsr_plugin.convert import read_config_json
 from mmrealsr_plugin.testing import TINY_CONFIG, random_model
 from mmrealsr_plugin.weights import CONFIG_METADATA_KEY, read_state_dict
 

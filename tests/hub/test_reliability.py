@@ -125,3 +125,12 @@ def test_a_lying_model_on_the_hub_is_refused_with_the_file_named(client, tmp_pat
     assert "liar.safetensors" in loaded["message"] and "num_feat=4096" in loaded["message"]
     assert cli["ok"] == 3
     assert time.monotonic() - started < 60
+
+
+def test_a_dropped_connection_during_a_push_is_the_projects_error(client, hang_up_endpoint, tmp_path: Path) -> None:
+    """A push used to let the HTTP client's own connection error through (the trainer caught Exception itself)."""
+    weights = save_random_model(tmp_path / "a.safetensors")
+    with hang_up_endpoint() as endpoint:
+        push = client.run("push", str(weights), "tester/dropped", env={"HF_ENDPOINT": endpoint.url})
+    assert push["error"] == "HubUploadError" and "HubError" in push["bases"], push
+    assert "create the repository" in push["message"] and "did not go up" in push["message"], push
