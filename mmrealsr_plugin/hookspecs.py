@@ -1,23 +1,23 @@
-"""The public plugin contract. A backend is a plain module or object implementing these hooks.
+"""The public plugin contract: every hook a plugin may implement, with its arguments and its answer.
 
-Register third-party backends under the ``mmrealsr`` entry-point group. Every hook is
-``firstresult``: implementations return None for requests that are not theirs (another backend's
-model, a file type they do not read), and the first non-None answer wins.
+Plugins are plain modules or objects implementing some of these hooks; the built-in backends are registered
+like third-party ones (see :mod:`mmrealsr_plugin.plugins`), which register under the ``mmrealsr`` entry-point
+group. A ``firstresult`` hook asks one question: implementations return None for requests that are not theirs
+(another backend's name, a file type they do not read) and the first non-None answer is the answer. The other
+hooks collect the answers of every plugin into a list.
 
-Arrays are numpy float32, channels first, values in [0, 1] (restore output is unclamped).
+Arrays are numpy float32, channels first, values in [0, 1].
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pluggy
 
 if TYPE_CHECKING:
-    from .tiling import ProgressFn, TileConfig
-    from .types import LoadedModel, LoadOptions, Scores
+    from .types import LoadedModel, LoadOptions
 
 PROJECT = "mmrealsr"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -26,48 +26,26 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def mmrealsr_backend_names() -> list[str]:
-    """Names of the backends this plugin provides (e.g. ``["torch"]``); collected from all plugins."""
+    """Names of the backends this plugin provides (e.g. ``["torch"]``).
+
+    Not firstresult: the answers of every plugin are collected (a list of lists), for messages and for
+    refusing an unknown ``backend=`` early.
+    """
     raise NotImplementedError
 
 
 @hookspec(firstresult=True)
-def mmrealsr_load_model(path: Path, options: LoadOptions) -> LoadedModel | None:
-    """Load the weights file ``path`` for running.
+def mmrealsr_load_model(source: Path | Any, options: LoadOptions) -> LoadedModel | None:
+    """Load a model for running: its descriptor and the backend's :class:`~mmrealsr_plugin.types.Runner`.
 
-    :param path: a local file (names and Hub references are resolved before this hook).
+    The runner only runs one tile and estimates scores on its device; the engine does everything else
+    (padding, tiling, blending, the non-finite check and float32 retry, the out-of-memory retry), identically
+    for every backend.
+
+    :param source: a local file (names and Hub references are resolved before this hook), or an
+        :class:`~mmrealsr_plugin.archs.mmrealsr.MMRealSR` network already in memory.
     :param options: backend, device and precision; return None when ``options.backend`` names
-        another backend or the file type is not yours.
-    :returns: the loaded model. Stops at the first non-None result.
+        another backend or the source is not one you load.
+    :returns: the loaded model. firstresult: the first non-None answer is used.
     """
     raise NotImplementedError
-
-
-@hookspec(firstresult=True)
-def mmrealsr_estimate(model: LoadedModel, images: np.ndarray) -> Scores | None:
-    """Estimate blur and noise scores of ``images`` (B, 3, H, W) as a whole (no tiling).
-
-    :returns: one score pair per image, or None when ``model.backend`` is not yours.
-    """
-    raise NotImplementedError
-
-
-@hookspec(firstresult=True)
-def mmrealsr_restore(
-    model: LoadedModel, images: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None
-) -> np.ndarray | None:
-    """Upscale ``images`` (B, 3, H, W) by ``model.scale`` with the given, fixed scores.
-
-    Implementations must use :func:`mmrealsr_plugin.tiling.tiled_apply` so that every backend
-    tiles and blends identically, and raise
-    :class:`~mmrealsr_plugin.errors.BackendOutOfMemoryError` on device out-of-memory so the
-    engine can retry with smaller tiles.
-
-    :returns: (B, 3, H*scale, W*scale) float32 (as ``tiled_apply`` returns it; the engine clips it
-        in place), or None when ``model.backend`` is not yours.
-    """
-    raise NotImplementedError
-
-
-@hookspec
-def mmrealsr_release(model: LoadedModel) -> None:
-    """Free the device memory held by ``model`` (the model may be loaded again later)."""

@@ -1,4 +1,4 @@
-"""The one tiling routine every backend and front-end uses.
+"""The one tiling routine: the engine runs every backend's tiles through it.
 
 An image is cut into overlapping tiles, each tile is upscaled by a caller-supplied function,
 and the outputs are blended with weights that form an exact partition of unity: at every
@@ -9,7 +9,7 @@ float32 only when a row is final: a model whose output does not depend on positi
 nearest upsampling) gives bit-identical tiled and untiled results, and memory grows with the
 tile size and the output image, not with an accumulator of the whole output.
 
-Every tile's output is checked for NaN and infinity (:class:`NonFiniteOutputError`), for every backend,
+Every tile's output is checked for NaN and infinity (:class:`NonFiniteOutputError`), whatever the backend,
 so a numerical failure is never blended into the image and written as black.
 
 Scores are not this module's business: callers estimate them once on the whole image and pass

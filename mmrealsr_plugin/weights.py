@@ -13,10 +13,8 @@ import torch
 
 from .archs.mmrealsr import MMRealSR, MMRealSRConfig, fitted_network
 from .errors import ModelLoadError, ModelNotFoundError
+from .suffixes import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES, WEIGHT_SUFFIXES
 
-PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
-SAFETENSORS_SUFFIXES = (".safetensors",)
-WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "net_g")
 """Checked in this order: the EMA weights of a BasicSR checkpoint are the ones meant for inference."""

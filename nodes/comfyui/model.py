@@ -11,15 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mmrealsr_plugin
-from mmrealsr_plugin.types import LoadedModel, LoadOptions
+from mmrealsr_plugin.types import LoadedModel
 
 from . import host
 
 MODEL_TYPE = "MMREALSR_MODEL"
-BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
-ACTIVATION_FACTOR = 48
-"""Rough peak activations per input pixel of a tile, in feature maps of num_feat channels:
-the dense blocks hold several maps at once and the 4x upsampling path works at 16x the pixels."""
 
 
 @dataclass
@@ -38,36 +34,25 @@ class ComfyModel:
         return host.torch_device() if self.device == "auto" else self.device
 
 
-def _reserve(model: LoadedModel, device: str, tile: int) -> None:
-    """Make room the way ComfyUI's own upscaler does, so big checkpoints get unloaded first."""
-    if device == "cpu" or model.backend != "torch":
-        return
-    params = sum(p.numel() for p in model.handle.parameters())
-    side = tile or 1024
-    activations = side * side * model.descriptor.config.num_feat * ACTIVATION_FACTOR
-    host.free_memory((params + activations) * BYTES[model.precision], device)
-
-
 @contextmanager
 def on_device(model: ComfyModel, tile: int = 0) -> Iterator[LoadedModel]:
     """Yield the model on its run device; released (moved back, caches freed) afterwards.
 
-    Only torch models move: other backends fix their device at load time and stay as loaded,
-    since the node's cached output must remain usable for the next run.
+    Only movable runners move (torch); others fix their device at load time and stay as loaded, since the
+    node's cached output must remain usable for the next run. Room is made the way ComfyUI's own upscaler
+    does, so big checkpoints get unloaded first.
     """
     loaded = model.loaded
-    if loaded.backend != "torch":
+    if not loaded.runner.movable:
         yield loaded
         return
     device = model.run_device()
     if loaded.device != device:
-        from mmrealsr_plugin.backends.torch_backend import wrap_module
-
-        _reserve(loaded, device, tile)
-        loaded = wrap_module(loaded.handle, loaded.descriptor, LoadOptions("torch", device, loaded.precision))
+        if device != "cpu":
+            host.free_memory(loaded.runner.memory_bytes(tile), device)
+        loaded.to(device)
     try:
         yield loaded
     finally:
         mmrealsr_plugin.release(loaded)
-        model.loaded.device = loaded.device
         host.soft_empty_cache()

@@ -75,9 +75,9 @@ def test_every_scale_runs_forward(scale: int) -> None:
 
 
 def _load(path: Path) -> tuple[MMRealSR, str | None]:
-    loaded = torch_backend.mmrealsr_load_model(path=path, options=LoadOptions(device="cpu"))
+    loaded = torch_backend.mmrealsr_load_model(source=path, options=LoadOptions(device="cpu"))
     assert loaded is not None
-    return loaded.handle, loaded.descriptor.container_key
+    return loaded.runner.module, loaded.descriptor.container_key
 
 
 def _same(a: MMRealSR, b: MMRealSR) -> bool:

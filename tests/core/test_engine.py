@@ -11,7 +11,8 @@ from mmrealsr_plugin import (
     BackendOutOfMemoryError,
     InvalidScoreError,
     LoadedModel,
-    Scores,
+    LoadOptions,
+    ModelDescriptor,
     create_plugin_manager,
     estimate,
     hookimpl,
@@ -102,56 +103,70 @@ def test_large_images_are_estimated_on_a_proxy(model: LoadedModel, monkeypatch: 
     full = estimate(model, image)
     monkeypatch.setenv("MMREALSR_ESTIMATE_MAX_PIXELS", str(32 * 32))
     seen: list[tuple[int, ...]] = []
+    runner_estimate = model.runner.estimate
 
-    class Spy:
-        @hookimpl(hookwrapper=True)
-        def mmrealsr_estimate(self, model: LoadedModel, images: np.ndarray):  # type: ignore[no-untyped-def]
-            seen.append(images.shape)
-            yield
+    def spy(images: np.ndarray) -> np.ndarray:
+        seen.append(images.shape)
+        return runner_estimate(images)
 
-    manager = create_plugin_manager(load_entry_points=False)
-    manager.register(Spy())
-    proxy = estimate(model, image, manager=manager)
+    monkeypatch.setattr(model.runner, "estimate", spy)
+    proxy = estimate(model, image)
     assert seen == [(1, 3, 32, 32)]
     assert proxy.blur.shape == full.blur.shape
 
 
-class OutOfMemoryOnceBackend:
-    """A real third-party plugin: answers restore for its own backend name, failing large tiles."""
+class OutOfMemoryRunner:
+    """A third-party runner: x4 nearest-neighbour, out of memory on tiles larger than 64 pixels a side."""
+
+    backend, scale, size_multiple, precision, precisions, movable = "test-oom", 4, 1, "float32", ("float32",), False
+    device = "cpu"
 
     def __init__(self) -> None:
-        self.tiles: list[int] = []
+        self.sides: list[int] = []
+
+    def run_tile(self, tile: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        self.sides.append(max(tile.shape[2:]))
+        if max(tile.shape[2:]) > 64:
+            raise BackendOutOfMemoryError(f"test-oom backend: tile {tile.shape} too large")
+        return np.repeat(np.repeat(tile, 4, axis=2), 4, axis=3)
+
+    def estimate(self, images: np.ndarray) -> np.ndarray:
+        return np.tile(np.float32([0.5, 0.25]), (len(images), 1))
+
+
+class OutOfMemoryBackend:
+    """A real third-party plugin: loads ``*.oom`` files into an :class:`OutOfMemoryRunner`."""
+
+    def __init__(self, descriptor: ModelDescriptor) -> None:
+        self.descriptor, self.runner = descriptor, OutOfMemoryRunner()
 
     @hookimpl
     def mmrealsr_backend_names(self) -> list[str]:
         return ["test-oom"]
 
     @hookimpl
-    def mmrealsr_estimate(self, model: LoadedModel, images: np.ndarray) -> Scores | None:
-        if model.backend != "test-oom":
+    def mmrealsr_load_model(self, source: Path, options: LoadOptions) -> LoadedModel | None:
+        if options.backend not in (None, "test-oom") or not str(source).endswith(".oom"):
             return None
-        return Scores(blur=np.full(len(images), 0.5), noise=np.full(len(images), 0.25))
-
-    @hookimpl
-    def mmrealsr_restore(self, model, images, scores, tiling, progress):  # type: ignore[no-untyped-def]
-        if model.backend != "test-oom":
-            return None
-        self.tiles.append(tiling.tile)
-        if tiling.tile > 64:
-            raise BackendOutOfMemoryError(f"test-oom backend: tile {tiling.tile} too large")
-        return np.repeat(np.repeat(images, 4, axis=2), 4, axis=3)
+        return LoadedModel(self.descriptor, self.runner)
 
 
-def test_a_registered_plugin_is_called_and_oom_halves_the_tile(model: LoadedModel) -> None:
-    backend = OutOfMemoryOnceBackend()
+def test_a_registered_plugin_is_called_and_oom_halves_the_tile(model: LoadedModel, tmp_path: Path) -> None:
+    backend = OutOfMemoryBackend(model.descriptor)
     manager = create_plugin_manager(load_entry_points=False)
     manager.register(backend, name="test-oom")
     assert "test-oom" in [n for names in manager.hook.mmrealsr_backend_names() for n in names]
-    fake = LoadedModel(model.descriptor, "test-oom", "cpu", "float32", handle=None)
-    result = restore(fake, _image(), tile=256, manager=manager)
-    assert backend.tiles == [256, 128, 64]
+    path = tmp_path / "weights.oom"
+    path.write_bytes(b"")
+    loaded = load_model(path, manager=manager)
+    assert loaded.runner is backend.runner
+    result = restore(loaded, _image(200, 200), tile=256)
+    # tile 256: one tile, the whole image, out of memory; 128: tiles of 110 (the layout shares the length
+    # evenly), out of memory; 64: tiles of 60, which run
+    assert sorted(set(backend.runner.sides), reverse=True) == [200, 110, 60]
     assert result.tile == 64
     assert result.scores.to_list() == [{"blur": 0.5, "noise": 0.25}]
+    np.testing.assert_array_equal(result.image, np.repeat(np.repeat(_image(200, 200), 4, axis=0), 4, axis=1))
 
 
 def test_hookspecs_are_all_documented() -> None:

@@ -72,7 +72,7 @@ def _restores_like(rrdb: RRDBNet, checkpoint_dir: Path) -> None:
     with torch.no_grad():
         expected = rrdb(image)
         for scores in ([[0.0, 0.0]], [[1.0, 0.3]]):
-            out = model.handle(image, torch.tensor(scores))
+            out = model.runner.module(image, torch.tensor(scores))
             torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mmrealsr_plugin import engine
-from mmrealsr_plugin.backends import onnx_backend
+from mmrealsr_plugin.backends import onnx_backend, onnx_runner
 from mmrealsr_plugin.errors import BackendError, ModelLoadError
 from mmrealsr_plugin.plugins import create_plugin_manager
 from mmrealsr_plugin.testing import TINY_CONFIG, random_model
@@ -48,8 +48,8 @@ def test_engine_restore_matches_torch_backend(tiny_export, manager) -> None:
         (np.stack([_image(21, 18, 4, seed=2), _image(21, 18, 4, seed=3)]), {"tile": 0}),
         (_image(23, 29, 1, seed=4), {"blur": 0.2, "noise": 0.9}),
     ):
-        got = engine.restore(onnx_model, image, **kwargs, manager=manager)
-        want = engine.restore(torch_model, image, **kwargs, manager=manager)
+        got = engine.restore(onnx_model, image, **kwargs)
+        want = engine.restore(torch_model, image, **kwargs)
         assert got.image.shape == want.image.shape
         assert np.max(np.abs(got.image - want.image)) <= 1e-4
         np.testing.assert_allclose(got.scores.as_array(), want.scores.as_array(), atol=1e-4)
@@ -75,8 +75,8 @@ def test_weights_with_backend_onnx_export_into_sha_keyed_cache(manager, tmp_path
     torch_model = engine.load_model(weights, backend="torch", manager=manager)
     image = _image(27, 31, seed=7)  # odd sizes: the engine pads to the unshuffle factor
     for kwargs in ({"tile": 16, "overlap": 4}, {"tile": 0}):
-        got = engine.restore(again, image, **kwargs, manager=manager)
-        want = engine.restore(torch_model, image, **kwargs, manager=manager)
+        got = engine.restore(again, image, **kwargs)
+        want = engine.restore(torch_model, image, **kwargs)
         assert got.image.shape == (54, 62, 3)
         assert np.max(np.abs(got.image - want.image)) <= 1e-4
         np.testing.assert_allclose(got.scores.as_array(), want.scores.as_array(), atol=1e-4)
@@ -84,19 +84,19 @@ def test_weights_with_backend_onnx_export_into_sha_keyed_cache(manager, tmp_path
 
 def test_release_then_reuse(tiny_export, manager) -> None:
     model = engine.load_model(tiny_export.generator, manager=manager)
-    before = engine.estimate(model, _image(16, 16), manager=manager)
-    engine.release(model, manager=manager)
-    assert model.handle.sessions == {}
-    after = engine.estimate(model, _image(16, 16), manager=manager)
+    before = engine.estimate(model, _image(16, 16))
+    engine.release(model)
+    assert model.runner.sessions == {}
+    after = engine.estimate(model, _image(16, 16))
     np.testing.assert_array_equal(before.as_array(), after.as_array())
 
 
-def test_hooks_ignore_other_backends_models(tiny_export, manager) -> None:
+def test_the_load_hook_ignores_other_backends_files(tiny_export, manager) -> None:
     torch_model = engine.load_model(tiny_export.weights, manager=manager)
-    images = np.zeros((1, 3, 8, 8), np.float32)
-    assert onnx_backend.mmrealsr_estimate(model=torch_model, images=images) is None
-    assert onnx_backend.mmrealsr_load_model(path=tiny_export.weights, options=LoadOptions()) is None
-    assert onnx_backend.mmrealsr_load_model(path=tiny_export.generator, options=LoadOptions("torch")) is None
+    assert torch_model.backend == "torch" and not isinstance(torch_model.runner, onnx_runner.OnnxRunner)
+    assert onnx_backend.mmrealsr_load_model(source=tiny_export.weights, options=LoadOptions()) is None
+    assert onnx_backend.mmrealsr_load_model(source=tiny_export.generator, options=LoadOptions("torch")) is None
+    assert onnx_backend.mmrealsr_load_model(source=torch_model.runner.module, options=LoadOptions("onnx")) is None
 
 
 def test_bad_onnx_files_are_clear_errors(tiny_export, manager, tmp_path) -> None:
@@ -115,9 +115,9 @@ def test_cpu_machine_uses_cpu_only_and_refuses_missing_cuda(tiny_export) -> None
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this check is about CPU-only onnxruntime builds")
-    assert onnx_backend.provider_request("auto") == (["CPUExecutionProvider"], False)
+    assert onnx_runner.provider_request("auto") == (["CPUExecutionProvider"], False)
     with pytest.raises(BackendError, match="no CUDA provider"):
-        onnx_backend.create_session(tiny_export.generator, "cuda")
+        onnx_runner.create_session(tiny_export.generator, "cuda")
 
 
 def test_module_imports_without_onnxruntime(tiny_export) -> None:
@@ -133,13 +133,13 @@ def test_module_imports_without_onnxruntime(tiny_export) -> None:
         from mmrealsr_plugin.plugins import create_plugin_manager
         from mmrealsr_plugin.types import LoadOptions
         from mmrealsr_plugin.errors import BackendError
-        from mmrealsr_plugin.backends import onnx_backend
+        from mmrealsr_plugin.backends import onnx_backend, onnx_runner
         pm = create_plugin_manager(load_entry_points=False)
         assert sorted(n for names in pm.hook.mmrealsr_backend_names() for n in names) == ["onnx", "torch"]
         weights = Path({str(tiny_export.weights)!r})
-        assert pm.hook.mmrealsr_load_model(path=weights, options=LoadOptions()).backend == "torch"
+        assert pm.hook.mmrealsr_load_model(source=weights, options=LoadOptions()).backend == "torch"
         try:
-            onnx_backend.mmrealsr_load_model(path=weights, options=LoadOptions("onnx"))
+            onnx_backend.mmrealsr_load_model(source=weights, options=LoadOptions("onnx"))
         except BackendError as exc:
             assert "pip install" in str(exc), exc
         else:

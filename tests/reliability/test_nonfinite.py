@@ -68,7 +68,7 @@ def test_half_precision_overflow_is_retried_in_float32(tmp_path: Path) -> None:
     reference = restore(load_model(hot, device="cpu"), pixels, noise=0.5, blur=0.5, tile=16, overlap=4).image
     half = load_model(hot, device="cpu", precision="float16")
     with torch.inference_mode():
-        raw = half.handle(torch.from_numpy(pixels.transpose(2, 0, 1)[None].copy()).half(),
+        raw = half.runner.module(torch.from_numpy(pixels.transpose(2, 0, 1)[None].copy()).half(),
                           torch.tensor([[0.5, 0.5]], dtype=torch.float16))
     assert not torch.isfinite(raw).all(), "the test model must overflow in float16"
     result = restore(half, pixels, noise=0.5, blur=0.5, tile=16, overlap=4).image

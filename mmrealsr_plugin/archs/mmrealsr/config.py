@@ -9,6 +9,8 @@ from typing import Any, Literal
 from ...dataconfig import AT_LEAST_ONE, Range, check_ranges, from_dict, ranged, to_dict
 
 Scale = Literal[1, 2, 4]
+ACTIVATION_MAPS = 48
+"""Peak feature maps (of ``num_feat`` channels, input size) alive at once; see :meth:`MMRealSRConfig.activation_values`."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class MMRealSRConfig:
     def unshuffle(self) -> int:
         """Pixel-unshuffle factor applied before the trunk (4 // scale)."""
         return 4 // self.scale
+
+    def activation_values(self, tile: int) -> int:
+        """Rough peak count of activation values while one ``tile`` x ``tile`` input runs (for memory estimates).
+
+        The dense blocks hold several maps of ``num_feat`` channels at once and the upsampling tail works at 16x
+        the pixels: about 48 maps of the tile's size.
+        """
+        return tile * tile * self.num_feat * ACTIVATION_MAPS
 
     def canonical(self) -> MMRealSRConfig:
         """The same network with estimator stages merged where no layer separates them.
