@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ..archs.mmrealsr import MMRealSRConfig
+from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
 
 LIBRARY_NAME = "mmrealsr-plugin"
 PIPELINE_TAG = "image-to-image"

@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mmrealsr_plugin import settings
 from mmrealsr_plugin.atomic import writable_folder
-from mmrealsr_plugin.errors import IntegrityError, ModelNotFoundError, OutputError
+from mmrealsr_plugin.errors import IntegrityError, OutputError
 from mmrealsr_plugin.integrity import digest_kind, verify_file
 from mmrealsr_plugin.registry import RegistryEntry
 
@@ -120,19 +119,3 @@ def download(
     if expected is not None:
         verify_file(path, expected, f"{ref}" + (f" (model {ref.name!r})" if ref.name else ""))
     return path
-
-
-def resolve_remote(source: str | RegistryEntry | HubReference) -> Path:
-    """The local weights file for a registry entry or Hub reference, downloading it when needed.
-
-    Entries without a ``repo_id`` (official GitHub releases) cannot be fetched from the Hub: the
-    error says where to put a manually downloaded copy.
-    """
-    if isinstance(source, RegistryEntry) and not source.repo_id:
-        where = Path(settings.models_dir()) / (source.filename or f"{source.name}.pth")
-        fetch = f"download {source.url} and save it as {where}" if source.url else f"save its file as {where}"
-        raise ModelNotFoundError(
-            f"model {source.name!r} is not on the Hugging Face Hub and not found locally: {fetch} "
-            f"(set {settings.HOME_ENV} to move that folder), or pass the file's path"
-        )
-    return download(source)

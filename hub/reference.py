@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import ModelNotFoundError
-from ..registry import RegistryEntry
+from mmrealsr_plugin.errors import ModelNotFoundError
+from mmrealsr_plugin.registry import RegistryEntry
 
 DEFAULT_FILENAME = "model.safetensors"
 SCHEME = "hf://"

@@ -26,7 +26,7 @@ from PIL import Image
 from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .plugins import get_plugin_manager
-from .registry import resolve_model
+from .sources import resolve_model
 from .suffixes import WEIGHT_SUFFIXES
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig, tiled_apply
 from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Runner, Scores
@@ -63,7 +63,7 @@ def load_model(
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     manager = manager or get_plugin_manager()
     if source is None or isinstance(source, (str, Path)):
-        path, name = resolve_model(source)
+        path, name = resolve_model(source, manager)
         target: Path | MMRealSR = path
     else:
         target, name = source, None

@@ -1,4 +1,8 @@
-"""The model registry: named models (packaged, Hub-hosted or official releases) read from TOML data."""
+"""The model registry: named models (packaged, Hub-hosted or official releases) read from TOML data.
+
+Data only: which models exist and where a local copy is looked for. Turning a model argument into a file
+(and fetching remote ones through a plugin) is :mod:`.sources`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,24 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from . import settings
 from .dataconfig import from_dict
 from .errors import ConfigError, ModelNotFoundError
 from .integrity import verify_file
-from .weights import WEIGHT_SUFFIXES
 
 PACKAGE_WEIGHTS = "weights"
+
+
+class ModelLocation(NamedTuple):
+    """Where a registry model is on this machine (``mmrealsr models``), found without any network access."""
+
+    status: Literal["packaged", "local", "cached", "remote", "manual", "missing"]
+    path: str | None
+    """The local file, when there is one."""
+    how: str
+    """How to get it, when it is not here."""
 
 
 @dataclass(frozen=True)
@@ -117,74 +130,3 @@ def load_registry() -> Registry:
         entries.update(user_entries)
         default = user_default or default
     return Registry(entries, default or None)
-
-
-HUB_SCHEME = "hf://"
-MODEL_FILE_SUFFIXES = (*WEIGHT_SUFFIXES, ".onnx", ".param")
-
-
-def looks_like_path(text: str) -> bool:
-    """Whether a model argument names a local file rather than a Hub repository.
-
-    It does when it starts like a path (``./``, ``../``, ``/``, ``~``), when its folder exists here,
-    or, unless it is an ``ORG/REPO:FILE`` reference, when it ends in a model file suffix. Such an
-    argument that names no file is a missing file, never a Hub lookup.
-    """
-    if text.startswith(HUB_SCHEME):
-        return False
-    if text.startswith((".", "/", "~", "\\")):
-        return True
-    path = Path(text).expanduser()
-    if len(path.parts) > 1 and path.parent.is_dir():
-        return True
-    return ":" not in text and path.suffix.lower() in MODEL_FILE_SUFFIXES
-
-
-def _could_be_repo(text: str) -> bool:
-    return text.count("/") == 1 and not Path(text).suffix and not text.startswith((".", "/", "~"))
-
-
-def resolve_model(source: str | Path | None) -> tuple[Path, str | None]:
-    """Turn a model argument into a local weights file and, when it was a name, that name.
-
-    Order: None -> the default model; an existing path; a registry name; a missing path (an error, see
-    :func:`looks_like_path`); a Hub reference.
-    """
-    registry = load_registry()
-    if source is None:
-        if registry.default is None:
-            raise ModelNotFoundError(
-                "no default model is configured yet: pass a model (a .safetensors/.pth path, a registry name from "
-                "`mmrealsr models`, or a Hub reference hf://ORG/REPO/FILE[@REVISION])"
-            )
-        source = registry.default
-    text = str(source)
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path, None
-    entry = registry.entries.get(text)
-    if entry is not None:
-        local = entry.verified_local()
-        if local is not None:
-            return local, text
-        from .hub import resolve_remote
-
-        return resolve_remote(entry), text
-    if path.is_dir():
-        inside = path / "model.safetensors"
-        hint = f"; did you mean {inside}?" if inside.is_file() else ""
-        raise ModelNotFoundError(f"model {text!r} is a folder, not a weights file{hint}")
-    if looks_like_path(text):
-        hint = f"; for the Hub repository of that name write hf://{text}" if _could_be_repo(text) else ""
-        raise ModelNotFoundError(
-            f"model {text!r} does not exist: no such file (looked for {path.absolute()}); check the path{hint}"
-        )
-    if text.startswith(HUB_SCHEME) or "/" in text:
-        from .hub import resolve_remote
-
-        return resolve_remote(text), None
-    names = ", ".join(sorted(registry.entries)) or "none"
-    raise ModelNotFoundError(
-        f"model {text!r} is neither an existing file, a registry name ({names}) nor a Hub reference "
-        "(hf://ORG/REPO/FILE[@REVISION])"
-    )

@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_path
-from ..errors import CheckpointError, MMRealSRError
-from ..weights import read_state_dict, save_safetensors
+from mmrealsr_plugin.atomic import atomic_path
+from mmrealsr_plugin.errors import CheckpointError, MMRealSRError
+from mmrealsr_plugin.weights import read_state_dict, save_safetensors
 
 LATEST = "latest"
 COMPLETE_MARKER = "config.json"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
 from mmrealsr_plugin.dataconfig import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, from_dict, ranged, to_dict
-from mmrealsr_plugin.errors import MMRealSRError, TrainingConfigError
+from mmrealsr_plugin.errors import TrainingConfigError
 
 from .degradations.config import DegradationConfig
 
@@ -237,6 +237,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:  # 
 
 
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+"""A Hub repository id, ORG/NAME (checked at load, so a typo is found before the training, not at the push)."""
 RUN_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00]+")
 """A run name is one folder name under ``run.output_root``: not empty, no separators, not ``.`` or ``..``."""
 
@@ -252,13 +254,7 @@ def _check(config: TrainConfig) -> None:
     if not DEVICE.fullmatch(run.device):
         raise TrainingConfigError(f"config key 'run.device' must be auto, cpu, cuda or cuda:N, got {run.device!r}")
     if config.hub.repo:
-        from ..hub.reference import parse_reference
-
-        try:
-            valid = parse_reference(config.hub.repo).repo_id == config.hub.repo
-        except MMRealSRError:
-            valid = False
-        if not valid:
+        if not REPO_ID.fullmatch(config.hub.repo) or ".." in config.hub.repo:
             raise TrainingConfigError(f"config key 'hub.repo' must be a Hub repository id ORG/NAME (where the "
                                       f"weights are pushed), got {config.hub.repo!r}")
     if len(config.optim.betas) != 2:

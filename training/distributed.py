@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..errors import TrainingConfigError
+from mmrealsr_plugin.errors import TrainingConfigError
 
 
 @dataclass(frozen=True)

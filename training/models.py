@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..archs.mmrealsr import MMRealSR
-from ..errors import ModelLoadError
-from ..weights import read_network
+from mmrealsr_plugin.archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.convert import identity_modulation_, mmrealsr_from_rrdb, read_ncnn_rrdb
+from mmrealsr_plugin.errors import ModelLoadError
+from mmrealsr_plugin.weights import read_network
+
 from .config import TrainConfig
 from .discriminator import UNetDiscriminatorSN
 
@@ -45,9 +47,6 @@ def build_generator(config: TrainConfig) -> MMRealSR:
     """The generator a run starts from, per ``[init]``; the caller has seeded torch."""
     init = config.init
     if init.realesrgan_ncnn_param:
-        from ..convert.ncnn import read_ncnn_rrdb
-        from ..convert.realesrgan_init import mmrealsr_from_rrdb
-
         try:
             trunk = read_ncnn_rrdb(init.realesrgan_ncnn_param, init.realesrgan_ncnn_bin)
         except ModelLoadError as exc:
@@ -66,8 +65,6 @@ def build_generator(config: TrainConfig) -> MMRealSR:
     else:
         model = official_init_(MMRealSR(config.model))
     if init.identity_modulation:
-        from ..convert.realesrgan_init import identity_modulation_
-
         identity_modulation_(model)
     if init.reinit_estimator == "official":
         official_init_(model, parts=("de_net",))

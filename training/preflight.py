@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import MMRealSRError, RunFolderError, TrainingConfigError
+from mmrealsr_plugin.errors import MMRealSRError, RunFolderError, TrainingConfigError
 from .config import TrainConfig
 from .data import list_images as list_training_images
 from .validation import list_images, load_rgb

@@ -1,4 +1,4 @@
-"""Push trained weights to the Hugging Face Hub through ``mmrealsr_plugin.hub.push_model`` (with a model card)."""
+"""Publish trained weights (with a model card) through the plugin that answers ``mmrealsr_publish`` (the Hub plugin)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrealsr_plugin.errors import HubError
+from mmrealsr_plugin.plugins import DISABLE_PLUGINS_ENV, get_plugin_manager
 
 from .config import TrainConfig
 
@@ -43,13 +44,17 @@ def _last_metrics(out_dir: Path) -> dict[str, Any]:
 
 
 def push_final(config: TrainConfig, weights: Path, iteration: int | None = None) -> str:
-    from ..hub import push_model
-
+    """Publish ``weights`` to ``hub.repo``; returns the URL. :raises HubError: the push failed, or no plugin publishes."""
     iteration = config.run.total_iter if iteration is None else iteration
-    return push_model(
-        weights, config.hub.repo, card=_card(config, iteration), metrics=_last_metrics(config.output_dir),
-        private=config.hub.private, commit_message=f"{config.run.name}: iteration {iteration}",
-    ).commit_url
+    url = get_plugin_manager().hook.mmrealsr_publish(
+        weights=weights, repo_id=config.hub.repo, card=_card(config, iteration),
+        metrics=_last_metrics(config.output_dir), private=config.hub.private,
+        commit_message=f"{config.run.name}: iteration {iteration}",
+    )
+    if url is None:
+        raise HubError(f"no installed plugin publishes to {config.hub.repo!r} (the Hub plugin, mmrealsr_plugin.hub, is "
+                       f"missing or blocked by {DISABLE_PLUGINS_ENV}); the weights stay in {weights}")
+    return str(url)
 
 
 def push_checkpoint_every(config: TrainConfig) -> Callable[[Any, Path], None]:

@@ -36,10 +36,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..archs.mmrealsr import MMRealSR
-from ..atomic import atomic_path
-from ..errors import CheckpointError, DatasetError, TrainingConfigError, TrainingDivergedError
-from ..weights import save_safetensors
+from mmrealsr_plugin.archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.atomic import atomic_path
+from mmrealsr_plugin.errors import CheckpointError, DatasetError, TrainingConfigError, TrainingDivergedError
+from mmrealsr_plugin.weights import save_safetensors
 from .checkpoint import Checkpoint, damaged, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_dict
 from .contrast import FactorPairs, factor_losses, single_factor_pairs, stacked

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.archs.mmrealsr import MMRealSR
+from mmrealsr_plugin.imageio import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
@@ -31,8 +32,6 @@ def list_images(folder: str | Path, limit: int = 0) -> list[Path]:
 
 def load_rgb(path: Path) -> torch.Tensor:
     """(1, 3, H, W) float32 in [0, 1]; gray is expanded, alpha dropped."""
-    from ..imageio import read_image
-
     pixels = read_image(path).pixels
     if pixels.ndim == 2:
         pixels = pixels[..., None]

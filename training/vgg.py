@@ -11,8 +11,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import MMRealSRError, ModelLoadError, TrainingConfigError
-from ..weights import read_state_dict
+from mmrealsr_plugin.errors import MMRealSRError, ModelLoadError, TrainingConfigError
+from mmrealsr_plugin.sources import HUB_SCHEME, fetch_remote
+from mmrealsr_plugin.weights import read_state_dict
+
 from .config import VGG19_LAYERS
 
 _PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
@@ -72,13 +74,10 @@ class VGG19Features(nn.Module):
 
 def resolve_vgg_weights(source: str) -> Path:
     """A local path as is; ``hf://owner/repo/path/in/repo`` downloaded (and cached) from the Hub."""
-    if source.startswith("hf://"):
-        parts = source[len("hf://"):].split("/")
-        if len(parts) < 3:
+    if source.startswith(HUB_SCHEME):
+        if len(source[len(HUB_SCHEME):].split("/")) < 3:
             raise TrainingConfigError(f"losses.vgg_weights {source!r}: expected hf://owner/repo/file")
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(repo_id="/".join(parts[:2]), filename="/".join(parts[2:])))
+        return fetch_remote(source)  # through the Hub plugin: cached, verified, bounded waits
     return Path(source).expanduser()
 
 
@@ -93,7 +92,7 @@ def load_vgg19(layers: tuple[str, ...], source: str) -> VGG19Features:
     net = VGG19Features(layers)
     try:
         tensors = read_state_dict(resolve_vgg_weights(source)).tensors
-    except (MMRealSRError, OSError) as exc:  # huggingface_hub's errors are OSErrors
+    except (MMRealSRError, OSError) as exc:
         raise ModelLoadError(f"losses.vgg_weights = {source!r} cannot be used: {exc}") from exc
     tensors = {k: v for k, v in tensors.items() if k.startswith("features.")}
     wanted = net.features.state_dict()

@@ -1,4 +1,5 @@
-"""The ``mmrealsr`` command line. Each subcommand lives in its own module exposing ``register(subparsers)``.
+"""The ``mmrealsr`` command line. Plugins add subcommands by name (:mod:`.commands`); only the one that runs is
+imported, so ``mmrealsr --help`` starts without torch. Each command module exposes ``register(subparsers)``.
 
 Exit codes follow from the class of the exception that ends a command, through the one table in
 :mod:`.exit_codes`: 0 success; 1 some inputs of a batch failed (others were written); 2 usage or
@@ -9,45 +10,44 @@ to load, every input failed); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from collections.abc import Sequence
 
+from ..plugins import get_plugin_manager
+from .commands import Commands
 from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, exit_code
 
-COMMAND_MODULES = [
-    "mmrealsr_plugin.cli.restore_cmd",
-    "mmrealsr_plugin.cli.estimate_cmd",
-    "mmrealsr_plugin.cli.grid_cmd",
-    "mmrealsr_plugin.cli.demo_cmd",
-    "mmrealsr_plugin.cli.models_cmd",
-    "mmrealsr_plugin.cli.convert_cmd",
-    "mmrealsr_plugin.cli.hub_cmd",
-    "mmrealsr_plugin.cli.train_cmd",
-    "mmrealsr_plugin.cli.export_onnx_cmd",
-    "mmrealsr_plugin.cli.gimp_cmd",
-    "mmrealsr_plugin.cli.convert_ncnn_cmd",
-]
-"""One module per subcommand, in help order. Add yours here."""
+
+def commands() -> Commands:
+    """Every plugin's subcommands, in registration order (the core's first)."""
+    table = Commands()
+    get_plugin_manager().hook.mmrealsr_add_commands(commands=table)
+    return table
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser for ``argv``: the command it names gets its full parser, the others a name and a help line."""
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="mmrealsr",
         description="MM-RealSR real-world super-resolution with noise and blur knobs.",
         epilog="Exit codes: 0 ok, 1 some batch inputs failed, 2 usage/config error, 3 nothing done, 130 interrupted.",
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"mmrealsr-plugin {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for command in commands():
+        if command.name == chosen:
+            command.register(subparsers)
+        else:
+            subparsers.add_parser(command.name, help=command.help, add_help=False)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (KeyboardInterrupt, Exception) as exc:

@@ -27,8 +27,7 @@ def handler(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "convert", help="convert a checkpoint into model.safetensors + config.json",
-        description="Convert an official MM-RealSR .pth (params_ema preferred, then params, bare state dicts, "
+        "convert", description="Convert an official MM-RealSR .pth (params_ema preferred, then params, bare state dicts, "
         "DataParallel 'module.' prefixes), a .safetensors file, or Real-ESRGAN RRDBNet weights (.pth, or ncnn "
         ".param with its .bin beside it) into the Hub layout. Real-ESRGAN weights become an MM-RealSR "
         "initialisation: same trunk, identity modulation, fresh estimator. The input is only read.",

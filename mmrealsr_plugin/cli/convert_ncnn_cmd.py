@@ -16,7 +16,6 @@ from .common import refuse_overwriting_inputs
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert-ncnn",
-        help="convert an ncnn RRDBNet (.param + .bin) into an MM-RealSR training initialisation",
         description=(
             "Read an ESRGAN/Real-ESRGAN RRDBNet exported to ncnn and write a full MM-RealSR .safetensors whose "
             "trunk is those weights, whose modulation is the identity (the knobs do nothing yet) and whose "

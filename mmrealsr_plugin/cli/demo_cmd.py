@@ -16,8 +16,7 @@ from .common import add_model_options, load_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="restore a generated sample photo and write a modulation grid",
-                                   description=__doc__)
+    parser = subparsers.add_parser("demo", description=__doc__)
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("demo-output"),
                         help="where to write sample.png, sample_mmrealsr.png and grid.png (default ./demo-output)")
     parser.add_argument("--overwrite", action="store_true", help="replace those files when they exist")

@@ -14,7 +14,7 @@ from .common import add_model_options, expand_inputs, load_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("estimate", help="print blur/noise scores as JSON", description=__doc__)
+    parser = subparsers.add_parser("estimate", description=__doc__)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     add_model_options(parser)

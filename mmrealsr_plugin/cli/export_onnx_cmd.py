@@ -18,7 +18,7 @@ from .common import refuse_overwriting_inputs
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export-onnx", help="export a model to ONNX (generator + estimator graphs)", description=__doc__,
+        "export-onnx", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help="registry name, weights file (.safetensors/.pth) or Hub reference")
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..atomic import writable_folder
     from ..export.onnx import DEFAULT_OPSET, export_checkpoint, graph_paths
-    from ..registry import resolve_model
+    from ..sources import resolve_model
 
     if args.opset is not None and args.opset < DEFAULT_OPSET:
         raise UsageError(f"--opset {args.opset} is too old: ONNX Runtime needs opset >= {DEFAULT_OPSET} from this exporter")

@@ -28,7 +28,7 @@ def _values(text: str) -> list[float]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("grid", help="labelled modulation grid over noise and blur", description=__doc__)
+    parser = subparsers.add_parser("grid", description=__doc__)
     parser.add_argument("input", type=Path, help="image file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="grid image to write (.png, .jpg ...)")
     parser.add_argument("--blur-values", type=_values, default=[0.0, 0.5, 1.0], help="columns (default 0,0.5,1)")

@@ -7,30 +7,8 @@ import json
 from pathlib import Path
 
 from .. import settings
-from ..registry import RegistryEntry, load_registry
-
-
-def locate(entry: RegistryEntry) -> tuple[str, str | None, str]:
-    """(status, local path or None, how to get it) for one registry entry; never touches the network."""
-    packaged = entry.packaged_path()
-    if packaged is not None:
-        return ("packaged", str(packaged), "") if packaged.is_file() else ("missing", None, "reinstall mmrealsr-plugin")
-    local = entry.find_local()
-    if local is not None:
-        return "local", str(local), ""
-    if entry.repo_id:
-        from huggingface_hub import try_to_load_from_cache
-
-        from ..hub.reference import from_entry
-
-        ref = from_entry(entry)
-        cached = try_to_load_from_cache(ref.repo_id, ref.filename, revision=ref.revision)
-        if isinstance(cached, str):
-            return "cached", cached, ""
-        return "remote", None, f"downloaded on first use from {ref} (or now: mmrealsr hub download {entry.name})"
-    target = entry.local_candidates()[-1]
-    source = f"download {entry.url} and " if entry.url else ""
-    return "manual", None, f"{source}save it as {target}"
+from ..registry import load_registry
+from ..sources import locate
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -57,7 +35,7 @@ def handler(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "models", help="list known models and where they are",
+        "models",
         description="List the registry's models (packaged, Hub, official releases; plus entries from the TOML file "
         f"named by {settings.MODELS_CONFIG_ENV}) with their status: packaged, local (in the models folder), cached "
         "(Hugging Face cache), remote (fetched on first use) or manual (download it yourself into the models folder).",

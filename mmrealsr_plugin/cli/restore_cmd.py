@@ -19,8 +19,7 @@ from .common import InputFile, add_model_options, add_tile_options, expand_input
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("restore", help="upscale images 4x with noise/blur control",
-                                   description=__doc__)
+    parser = subparsers.add_parser("restore", description=__doc__)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("results"),
                         help="folder for the results (default: ./results)")

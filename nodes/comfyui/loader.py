@@ -7,6 +7,7 @@ from pathlib import Path
 import mmrealsr_plugin
 from mmrealsr_plugin.errors import ModelNotFoundError, NotMMRealSRModelError
 from mmrealsr_plugin.registry import RegistryEntry, load_registry
+from mmrealsr_plugin.sources import fetch_remote
 from mmrealsr_plugin.types import PRECISIONS
 
 from . import host
@@ -28,11 +29,8 @@ def model_choices() -> list[str]:
 
 
 def download(reference: str | RegistryEntry) -> Path:
-    """Fetch a Hub file into models/mmrealsr (checksum-verified), with ComfyUI's progress bar."""
-    from mmrealsr_plugin import hub
-
-    target = host.ensure_model_folder()
-    return Path(hub.download(reference, local_dir=target, tqdm_class=host.download_tqdm_class()))
+    """Fetch a remote (Hub) file into models/mmrealsr (checksum-verified), with ComfyUI's progress bar."""
+    return fetch_remote(reference, local_dir=host.ensure_model_folder(), progress=host.download_tqdm_class())
 
 
 def fetch_registry_model(entry: RegistryEntry) -> Path:

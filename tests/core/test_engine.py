@@ -169,14 +169,6 @@ def test_a_registered_plugin_is_called_and_oom_halves_the_tile(model: LoadedMode
     np.testing.assert_array_equal(result.image, np.repeat(np.repeat(_image(200, 200), 4, axis=0), 4, axis=1))
 
 
-def test_hookspecs_are_all_documented() -> None:
-    from mmrealsr_plugin import hookspecs
-
-    for name in dir(hookspecs):
-        if name.startswith("mmrealsr_"):
-            assert getattr(hookspecs, name).__doc__, name
-
-
 def test_x2_and_x1_models_restore(tmp_path: Path) -> None:
     from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
     from mmrealsr_plugin.testing import TINY_CONFIG, save_random_model

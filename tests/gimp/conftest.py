@@ -19,7 +19,7 @@ import pytest
 
 
 import mmrealsr_plugin
-from mmrealsr_plugin.cli.gimp_cmd import install, plugin_folder
+from mmrealsr_plugin.nodes.gimp.install import install, plugin_folder
 from mmrealsr_plugin.testing import save_random_model
 
 CACHE = Path(os.environ.get("MMREALSR_CACHE", "/root/.cache/mmrealsr-ci"))

@@ -86,8 +86,8 @@ def api(method: str, *args, **kwargs):
 
 def models() -> dict:
     """Registry name -> [status, local path] as ``mmrealsr models`` reports it."""
-    from mmrealsr_plugin.cli.models_cmd import locate
     from mmrealsr_plugin.registry import load_registry
+    from mmrealsr_plugin.sources import locate
 
     return {name: list(locate(entry)[:2]) for name, entry in load_registry().entries.items()}
 

@@ -52,7 +52,7 @@ def test_offline_reload_from_cache(client, tmp_path: Path) -> None:
         ("load", "tester/offline"), ("download", "tester/offline:other.safetensors"), env={"HF_HUB_OFFLINE": "1"}
     )
     assert offline["ok"] == online and online["sha256"] == sha256_of(weights)
-    assert missing["error"] == "HubOfflineError"
+    assert missing["error"] == "HubOfflineError", missing
     assert "other.safetensors" in missing["message"] and "HF_HUB_OFFLINE" in missing["message"]
 
 

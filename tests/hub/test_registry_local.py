@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmrealsr_plugin.errors import IntegrityError, ModelNotFoundError
 from mmrealsr_plugin.hub import HubReference, parse_reference
-from mmrealsr_plugin.registry import resolve_model
+from mmrealsr_plugin.sources import resolve_model
 from mmrealsr_plugin.testing import random_model, save_random_model
 from mmrealsr_plugin.integrity import sha256_of
 

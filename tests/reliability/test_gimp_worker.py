@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from mmrealsr_plugin.cli import main
-from mmrealsr_plugin.cli.gimp_cmd import plugin_folder, worker_command
+from mmrealsr_plugin.nodes.gimp.install import plugin_folder, worker_command
 from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp import channel
 
 MISBEHAVING = Path(__file__).resolve().parents[1] / "gimp" / "misbehaving_worker.py"

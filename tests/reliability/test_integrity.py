@@ -12,7 +12,8 @@ import pytest
 from mmrealsr_plugin import write_image
 from mmrealsr_plugin.errors import IntegrityError
 from mmrealsr_plugin.integrity import verify_file
-from mmrealsr_plugin.registry import load_registry, resolve_model
+from mmrealsr_plugin.registry import load_registry
+from mmrealsr_plugin.sources import resolve_model
 from mmrealsr_plugin.integrity import sha256_of
 
 CHECKOUT = Path(__file__).resolve().parents[2]

@@ -40,3 +40,18 @@ def test_cli_accepts_the_same_settings(tmp_path: Path, tiny_model_path: Path, ph
     assert main(["restore", str(source), "-o", str(out), "--model", str(tiny_model_path), "--device", "cpu",
                  "--tile", "16", "--overlap", "64", "--noise", "0.1", "--blur", "0.1"]) == EXIT_OK
     assert read_image(out / "a_mmrealsr.png").pixels.shape == (160, 160, 3)
+
+
+def test_the_gimp_worker_passes_tile_and_overlap_to_the_core_unchanged(tmp_path: Path, tiny_model_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The worker used to clamp the overlap to a quarter of the tile on its own (12 -> 8 for tile 32)."""
+    pixels = np.random.default_rng(1).random((40, 44, 3), dtype=np.float32)
+    np.save(tmp_path / "in.npy", pixels)
+    assert main(["gimp", "worker", "--task", "restore", "--input", str(tmp_path / "in.npy"), "--output",
+                 str(tmp_path / "out.npy"), "--model", str(tiny_model_path), "--device", "cpu", "--noise", "0.3",
+                 "--blur", "0.6", "--tile", "32", "--overlap", "12"]) == EXIT_OK
+    assert '"done"' in capsys.readouterr().out
+    model = load_model(tiny_model_path, device="cpu")
+    core = restore(model, pixels, noise=0.3, blur=0.6, tile=32, overlap=12).image
+    clamped = restore(model, pixels, noise=0.3, blur=0.6, tile=32, overlap=8).image
+    assert np.array_equal(np.load(tmp_path / "out.npy"), core) and not np.array_equal(core, clamped)

@@ -43,12 +43,13 @@ import torch.nn.functional as F
 
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.convert import mmrealsr_from_rrdb, read_ncnn_rrdb
-from mmrealsr_plugin.training.contrast import factor_losses, single_factor_pairs, stacked
-from mmrealsr_plugin.training.data import HRFolderDataset
-from mmrealsr_plugin.training.degradations import DegradationConfig, DegradationPipeline
-from mmrealsr_plugin.training.losses import estimator_losses
-from mmrealsr_plugin.training.models import pytorch_init_
 from mmrealsr_plugin.weights import read_network, save_safetensors
+
+from ..contrast import factor_losses, single_factor_pairs, stacked
+from ..data import HRFolderDataset
+from ..degradations import DegradationConfig, DegradationPipeline
+from ..losses import estimator_losses
+from ..models import pytorch_init_
 
 
 @dataclasses.dataclass(frozen=True)

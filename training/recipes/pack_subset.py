@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from mmrealsr_plugin.atomic import atomic_path
-from mmrealsr_plugin.training.data import list_images
+
+from ..data import list_images
 
 QUALITIES = (95, 93, 90, 87, 85)
 

@@ -1,4 +1,5 @@
-"""``mmrealsr hub``: push a checkpoint to the Hugging Face Hub, or download a model for offline use."""
+"""``mmrealsr hub``: push a checkpoint to the Hugging Face Hub, or download a model for offline use (registered by
+the Hub plugin, imported only when the command runs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 
 import yaml
 
-from ..errors import ModelNotFoundError
+from mmrealsr_plugin.errors import ModelNotFoundError
+from mmrealsr_plugin.registry import load_registry
+from mmrealsr_plugin.sources import resolve_model
+
+from .download import download as fetch
+from .push import push_model
 
 
 def _mapping(path: Path | None, what: str) -> dict[str, Any] | None:
@@ -26,8 +32,6 @@ def _mapping(path: Path | None, what: str) -> dict[str, Any] | None:
 
 
 def push(args: argparse.Namespace) -> int:
-    from ..hub.push import push_model
-
     result = push_model(
         args.checkpoint, args.repo_id, card=_mapping(args.card, "card"), metrics=_mapping(args.metrics, "metrics"),
         onnx_files=args.onnx, private=args.private, branch=args.branch, commit_message=args.message,
@@ -39,9 +43,6 @@ def push(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
-    from ..hub.download import download as fetch
-    from ..registry import load_registry, resolve_model
-
     if args.local_dir is None:
         print(resolve_model(args.reference)[0])
         return 0
@@ -52,9 +53,8 @@ def download(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "hub", help="push to or download from the Hugging Face Hub",
-        description="Hugging Face Hub transfers. Tokens come from HF_TOKEN or `hf auth login` and are never stored; "
-        "HF_HUB_OFFLINE=1 serves from the cache only; HF_ENDPOINT selects another Hub.",
+        "hub", description="Hugging Face Hub transfers. Tokens come from HF_TOKEN or `hf auth login` and are never "
+        "stored; HF_HUB_OFFLINE=1 serves from the cache only; HF_ENDPOINT selects another Hub.",
     )
     actions = parser.add_subparsers(dest="hub_command", required=True, metavar="ACTION")
     up = actions.add_parser(

@@ -1,4 +1,5 @@
-"""``mmrealsr train CONFIG``: run or resume a training run (single process, or under torchrun)."""
+"""``mmrealsr train CONFIG``: run or resume a training run (single process, or under torchrun); registered by the
+training plugin and imported only when the command runs."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import HubError
-from . import EXIT_FAILED, EXIT_OK
+from mmrealsr_plugin.cli.exit_codes import EXIT_FAILED, EXIT_OK
+from mmrealsr_plugin.errors import HubError
+
+from .config import load_config
+from .publish import push_checkpoint_every, push_final
+from .trainer import train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "train",
-        help="train an MM-RealSR model (stage 1, stage 2, or the estimator alone)",
         description=(
             "Train from a TOML config (a path, or a bundled name such as mmrealsr_net_x4, mmrealsr_gan_x4, "
             "estimator_only, finetune_from_realesrgan, smoke). Data parallel: "
@@ -31,10 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.config import load_config
-    from ..training.publish import push_checkpoint_every, push_final
-    from ..training.trainer import train
-
     overrides = list(args.overrides)
     if args.push_to_hub:
         overrides.append(f'hub.repo="{args.push_to_hub}"')
