@@ -21,7 +21,8 @@ import torch
 
 from mmrealsr_plugin.training.config import load_config
 from mmrealsr_plugin.training.trainer import Trainer
-from mmrealsr_plugin.training.validation import estimator_sweep, list_images
+from mmrealsr_plugin.imageio import list_images
+from mmrealsr_plugin.training.validation import estimator_sweep
 from mmrealsr_plugin.weights import save_safetensors
 
 

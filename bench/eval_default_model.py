@@ -39,11 +39,11 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mmrealsr_plugin import metrics
+from mmrealsr_plugin.training import metrics
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
-from mmrealsr_plugin.imageio import read_image
+from mmrealsr_plugin.imageio import list_images, read_image
 from mmrealsr_plugin.weights import read_network
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,7 +55,6 @@ SWEEPS = {
 }
 GRID = (0.0, 0.5, 1.0)
 KNOB_SWEEP = np.linspace(0.0, 1.0, 5)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 TARGETS = {
     "niqe_mean_vs_x4plus": "mean NIQE <= x4plus's",
     "niqe_worst_gap": "no photo worse than x4plus by > 0.5",
@@ -74,18 +73,11 @@ Method = Callable[[np.ndarray], np.ndarray]
 # ------------------------------------------------------------------------------------------- images
 def load_rgb(path: Path) -> np.ndarray:
     """float32 RGB (H, W, 3) in [0, 1] through the project's reader; alpha dropped, gray expanded."""
-    pixels = read_image(path).pixels
-    if pixels.shape[2] in (1, 2):
-        pixels = np.repeat(pixels[..., :1], 3, axis=2)
-    return np.ascontiguousarray(pixels[..., :3], dtype=np.float32)
+    return read_image(path).rgb()
 
 
 def quantize(image: np.ndarray) -> np.ndarray:
     return (np.clip(np.round(image * 255.0), 0, 255) / 255.0).astype(np.float32)
-
-
-def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def unique_images(paths: list[Path]) -> list[Path]:
@@ -288,7 +280,7 @@ def restoration(method: Method, paired: list[PairedSample], real: list[tuple[str
     psnr, ssim, niqe = {}, {}, {}
     for sample in paired:
         sr = method(sample.lr)
-        psnr[sample.name] = metrics.psnr_y(sample.hr, sr, 4)
+        psnr[sample.name] = metrics.psnr(sample.hr, sr, 4)
         ssim[sample.name] = metrics.ssim_y(sample.hr, sr, 4)
     if niqe_model is not None:
         for name, lr in real:
@@ -416,14 +408,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     models = {name: load_mmrealsr(path) for name, path in _named_models(args.model).items()}
-    real_paths = unique_images(list_images(args.real))
+    real_paths = unique_images(list_images(args.real, recursive=True))
     real_paths = real_paths[: args.real_limit] if args.real_limit else real_paths
     originals = [(str(p.relative_to(args.real)), load_rgb(p)) for p in real_paths]
     settings = {k: [str(x) for x in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v
                 for k, v in vars(args).items() if k != "out"}
     report: dict[str, Any] = {"settings": settings, "scores": {}, "knobs": {}, "restoration": {}}
     if "scores" not in args.skip:
-        crops = [center_crop(load_rgb(p), args.sweep_side) for folder in args.held_out for p in list_images(folder)]
+        crops = [center_crop(load_rgb(p), args.sweep_side)
+                 for folder in args.held_out for p in list_images(folder, recursive=True)]
         for name, model in models.items():
             report["scores"][name] = score_sweeps(model, crops, args.seed)
     if "knobs" not in args.skip:
@@ -438,7 +431,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.x4plus_param is not None:
             methods["realesrgan_x4plus"] = rrdbnet_method(RRDBNet.from_trunk(read_ncnn_rrdb(args.x4plus_param)))
         methods["bicubic"] = bicubic
-        set14 = list_images(args.held_out[0])[: args.paired_limit]
+        set14 = list_images(args.held_out[0], recursive=True)[: args.paired_limit]
         paired = degrade_set14(set14, args.seed, args.paired_side)
         real = [(name, center_crop(image, args.real_side)) for name, image in originals]
         niqe_model = metrics.NiqeModel.load(args.niqe_params) if args.niqe_params.is_file() else None

@@ -1,4 +1,4 @@
-"""The one image loader and writer: PNG, JPEG, WebP, TIFF, BMP; 8/16-bit; gray, RGB, alpha; EXIF; ICC.
+"""The one image reader, writer and folder lister: PNG, JPEG, WebP, TIFF, BMP; 8/16-bit; gray, RGB, alpha; EXIF; ICC.
 
 Pillow identifies and validates every file (so truncated or corrupt files fail loudly) and decodes
 everything it can at full precision. Pillow has no 16-bit colour mode, so 16-bit colour PNGs are
@@ -49,6 +49,25 @@ class LoadedImage:
     @property
     def has_alpha(self) -> bool:
         return self.pixels.shape[2] in (2, 4)
+
+    def rgb(self) -> np.ndarray:
+        """float32 (H, W, 3): gray repeated into three channels, alpha dropped (what a network sees)."""
+        color = self.pixels[..., :3] if self.pixels.shape[2] >= 3 else np.repeat(self.pixels[..., :1], 3, axis=2)
+        return np.ascontiguousarray(color)
+
+
+def list_images(folder: str | Path, *, recursive: bool = False, limit: int = 0) -> list[Path]:
+    """The image files in ``folder`` (below it with ``recursive``) that :func:`read_image` reads, by suffix, sorted.
+
+    ``limit`` keeps the first that many (0: all). A folder that does not exist raises ``FileNotFoundError``;
+    what an empty folder means is the caller's to say.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in FORMATS_BY_SUFFIX and p.is_file())
+    return files[:limit] if limit else files
 
 
 def _is_sixteen_bit_color(image: Image.Image) -> bool:

@@ -21,47 +21,36 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from mmrealsr_plugin.errors import DatasetError, TrainingConfigError
+from mmrealsr_plugin.errors import DatasetError, ImageError, TrainingConfigError
+from mmrealsr_plugin.imageio import FORMATS_BY_SUFFIX, list_images, read_image
 
-_JPEG_FORMATS = {"JPEG", "MPO"}
-
-
-def _image_suffixes() -> set[str]:
-    Image.init()
-    return {suffix.lower() for suffix in Image.registered_extensions()}
+_JPEG_FORMATS = {"JPEG"}
+"""Formats as the core's reader names them (an MPO, a JPEG with a preview, is read as JPEG)."""
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """All files under ``folder`` (recursively) whose suffix PIL can read, sorted for reproducibility."""
+def image_files(folder: str | Path) -> list[Path]:
+    """Every image under ``folder`` (recursively) that the core's reader reads, sorted for reproducibility; a missing
+    or image-less folder is a :class:`DatasetError`."""
     root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"training image folder {root} does not exist or is not a folder")
-    suffixes = _image_suffixes()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    try:
+        files = list_images(root, recursive=True)
+    except FileNotFoundError:
+        raise DatasetError(f"training image folder {root} does not exist or is not a folder") from None
     if not files:
-        examples = ", ".join(sorted(suffixes)[:8])
-        raise DatasetError(f"training image folder {root} holds no images (looked recursively for {examples}, ...)")
+        raise DatasetError(f"training image folder {root} holds no images (looked recursively for "
+                           f"{', '.join(sorted(FORMATS_BY_SUFFIX))})")
     return files
 
 
 def read_rgb(path: Path) -> tuple[np.ndarray, str]:
-    """Decode any PIL-readable file to float32 RGB (H, W, 3) in [0, 1]; 16-bit stays 16-bit precise."""
+    """The core's reader (EXIF orientation, 16-bit precision, the pixel limit) as float32 RGB (H, W, 3) and the format;
+    an unreadable file is a :class:`DatasetError` naming it."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            fmt = image.format or ""
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit gray (PNG/TIFF)
-                gray = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0, 1)
-                pixels = np.repeat(gray[..., None], 3, axis=2)
-            elif image.mode == "F":
-                pixels = np.repeat(np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None], 3, axis=2)
-            else:
-                pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        image = read_image(path)
+    except ImageError as exc:
         raise DatasetError(f"cannot read training image {path}: {exc}; remove or re-save the file") from exc
-    return np.ascontiguousarray(pixels), fmt
+    return image.rgb(), image.format
 
 
 @functools.cache
@@ -114,7 +103,7 @@ class HRFolderDataset(torch.utils.data.Dataset):
         if not folders:
             raise TrainingConfigError("no training image folder given")
         self.folders = [Path(f) for f in folders]
-        self.files = [path for f in self.folders for path in list_images(f)]
+        self.files = [path for f in self.folders for path in image_files(f)]
         self.gt_size = gt_size
         self.crop = crop
         self.flips = flips

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mmrealsr_plugin.errors import MMRealSRError, RunFolderError, TrainingConfigError
+from mmrealsr_plugin.imageio import list_images, read_image
+
 from .config import TrainConfig
-from .data import list_images as list_training_images
-from .validation import list_images, load_rgb
+from .data import image_files
 
 LOCK_NAME = ".lock"
 """Held (flock) by the process training the run; the kernel releases it when that process dies."""
@@ -36,7 +37,7 @@ def _path_problem(path: Path, want_folder: bool = False) -> str | None:
 def _unreadable(paths: list[Path]) -> str | None:
     for path in paths:
         try:
-            load_rgb(path)
+            read_image(path)
         except (MMRealSRError, OSError) as exc:
             return f"has an unreadable image: {exc}"
     return None
@@ -47,7 +48,7 @@ def _images_problem(folder: Path, limit: int) -> str | None:
     problem = _path_problem(folder, want_folder=True)
     if problem:
         return problem
-    images = list_images(folder, limit)
+    images = list_images(folder, limit=limit)
     return _unreadable(images) if images else "holds no images"
 
 
@@ -59,7 +60,7 @@ def _paired_problem(root: Path, limit: int) -> str | None:
     missing = [sub for sub in ("HR", "LR_x4") if not (root / sub).is_dir()]
     if missing:
         return f"has no {missing[0]}/ folder"
-    low = list_images(root / "LR_x4", limit)
+    low = list_images(root / "LR_x4", limit=limit)
     if not low:
         return "holds no images in LR_x4/"
     unpaired = [path.name for path in low if not (root / "HR" / path.name).is_file()]
@@ -77,7 +78,7 @@ def _training_folders(config: TrainConfig) -> list[str]:
         problem = _path_problem(Path(value), want_folder=True)
         if problem is None:
             try:
-                list_training_images(value)
+                image_files(value)
             except MMRealSRError:
                 problem = "holds no images"
         if problem:

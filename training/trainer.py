@@ -39,6 +39,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.errors import CheckpointError, DatasetError, TrainingConfigError, TrainingDivergedError
+from mmrealsr_plugin.imageio import list_images
 from mmrealsr_plugin.weights import save_safetensors
 from .checkpoint import Checkpoint, damaged, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_dict
@@ -48,7 +49,7 @@ from .ema import EMA
 from .losses import PerceptualLoss, estimator_losses, gan_loss
 from .models import build_discriminator, build_generator
 from .preflight import check_paths, claim_run_folder
-from .validation import estimator_sweep, list_images, paired_psnr
+from .validation import estimator_sweep, paired_psnr
 from .vgg import load_vgg19
 
 RESUMABLE_CHANGES = {"run.total_iter", "run.time_limit_minutes", "run.log_every", "run.val_every", "run.checkpoint_every",
@@ -402,7 +403,7 @@ class Trainer:
         if data.val_dir and self.stage != "estimator":
             result["psnr"] = paired_psnr(model, data.val_dir, self.device, data.val_max_images)
         if data.val_sweep_dir:
-            sweep = estimator_sweep(model, list_images(data.val_sweep_dir, data.val_max_images), self.device)
+            sweep = estimator_sweep(model, list_images(data.val_sweep_dir, limit=data.val_max_images), self.device)
             result.update(sweep.to_dict())
         model.train(was_training)
         return result

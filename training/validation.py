@@ -16,51 +16,37 @@ import torch
 from torch.nn import functional as F
 
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
-from mmrealsr_plugin.imageio import read_image
+from mmrealsr_plugin.imageio import list_images, read_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from .metrics import psnr, spearman
+
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 """Gaussian blur sigmas in HR pixels (applied before the x4 downscale, as in the synthesis)."""
 NOISE_SIGMAS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0)
 """Gaussian noise sigmas on the 0-255 scale (added to the clean LR image)."""
 
 
-def list_images(folder: str | Path, limit: int = 0) -> list[Path]:
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    return paths[:limit] if limit else paths
-
-
 def load_rgb(path: Path) -> torch.Tensor:
-    """(1, 3, H, W) float32 in [0, 1]; gray is expanded, alpha dropped."""
-    pixels = read_image(path).pixels
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    channels = pixels.shape[-1]
-    if channels in (1, 2):
-        pixels = np.repeat(pixels[..., :1], 3, axis=-1)
-    return torch.from_numpy(np.ascontiguousarray(pixels[..., :3])).permute(2, 0, 1)[None].float()
+    """(1, 3, H, W) float32 in [0, 1] through the core's reader; gray is expanded, alpha dropped."""
+    return torch.from_numpy(read_image(path).rgb()).permute(2, 0, 1)[None]
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, border: int = 4) -> float:
-    """PSNR in dB of 8-bit-quantised RGB images, ignoring ``border`` pixels at each edge."""
-    a = (a.clamp(0, 1) * 255).round()
-    b = (b.clamp(0, 1) * 255).round()
-    if border:
-        a, b = a[..., border:-border, border:-border], b[..., border:-border, border:-border]
-    mse = (a - b).pow(2).mean().item()
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
+def _8bit(image: torch.Tensor) -> np.ndarray:
+    """(H, W, 3) float64 on 8-bit levels: how a result would be saved and compared."""
+    return np.round(image[0].clamp(0, 1).permute(1, 2, 0).double().cpu().numpy() * 255) / 255
 
 
 @torch.no_grad()
 def paired_psnr(model: MMRealSR, folder: str | Path, device: torch.device, limit: int = 0) -> float:
-    """Mean PSNR over ``folder/LR_x4/*`` restored with estimated scores against ``folder/HR/*``."""
+    """Mean PSNR (RGB, 8-bit levels, 4-pixel border left out) over ``folder/LR_x4/*`` restored with estimated scores
+    against ``folder/HR/*``."""
     values = []
-    for lr_path in list_images(Path(folder) / "LR_x4", limit):
+    for lr_path in list_images(Path(folder) / "LR_x4", limit=limit):
         hr = load_rgb(Path(folder) / "HR" / lr_path.name).to(device)
         lr = load_rgb(lr_path).to(device)
         sr = model(lr, model.estimate(lr))
         h, w = min(sr.shape[-2], hr.shape[-2]), min(sr.shape[-1], hr.shape[-1])
-        values.append(psnr(sr[..., :h, :w], hr[..., :h, :w]))
+        values.append(psnr(_8bit(hr[..., :h, :w]), _8bit(sr[..., :h, :w]), crop_border=4, y_channel=False))
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -84,12 +70,9 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    if np.ptp(y) == 0:  # constant scores carry no ranking (an untrained estimator): rho is undefined
-        return 0.0
-    rho = spearmanr(x, y).statistic
-    return 0.0 if not np.isfinite(rho) else float(rho)
+    """Spearman's rho, 0 where it is undefined (constant scores: an untrained estimator carries no ranking)."""
+    rho = spearman(x, y)
+    return rho if np.isfinite(rho) else 0.0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError
-from ..imageio import FORMATS_BY_SUFFIX
+from ..imageio import list_images
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..types import LoadedModel
 
@@ -99,9 +99,7 @@ def expand_inputs(items: list[str], recursive: bool = False) -> list[InputFile]:
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found.extend(InputFile(p, _below(p, path)) for p in sorted(path.glob(pattern))
-                         if p.is_file() and p.suffix.lower() in FORMATS_BY_SUFFIX)
+            found.extend(InputFile(p, _below(p, path)) for p in list_images(path, recursive=recursive))
         elif path.exists() or not glob.has_magic(item):
             found.append(InputFile(path, Path(".")))
         else:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmrealsr_plugin import metrics
+from mmrealsr_plugin.training import metrics
 
 DATA = Path(os.environ.get("MMREALSR_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 PRISTINE = DATA / "metrics" / "niqe_pris_params.npz"
@@ -32,13 +32,13 @@ def test_psnr_matches_hand_computed_value():
     image = np.full((20, 20), 0.5)
     shifted = image + 0.01
     expected = 20 * np.log10(255 / (219 * 0.01))
-    assert metrics.psnr_y(image, shifted) == pytest.approx(expected)
-    assert metrics.psnr_y(image, image) == float("inf")
+    assert metrics.psnr(image, shifted) == pytest.approx(expected)
+    assert metrics.psnr(image, image) == float("inf")
     noisy = image.copy()
     noisy[:2] = 0.0  # only the border differs
-    assert metrics.psnr_y(image, noisy, crop_border=2) == float("inf")
+    assert metrics.psnr(image, noisy, crop_border=2) == float("inf")
     with pytest.raises(ValueError, match="differ in shape"):
-        metrics.psnr_y(image, image[:10])
+        metrics.psnr(image, image[:10])
 
 
 def test_ssim_properties():

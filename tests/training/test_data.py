@@ -153,3 +153,24 @@ def test_parallel_batch_decoding_gives_the_one_by_one_batch(hr_folder: Path) -> 
     generator = torch.Generator().manual_seed(4)
     indices = torch.randint(0, len(dataset), (5,), generator=generator).tolist()
     assert torch.equal(batch, torch.stack([dataset.load_crop(i, generator) for i in indices]))
+
+
+def test_training_reads_and_lists_through_the_core(tmp_path: Path) -> None:
+    """One reader and one lister: EXIF orientation and 16-bit precision as the CLI sees them, the same formats."""
+    from PIL import Image
+
+    from mmrealsr_plugin.imageio import list_images, read_image
+    from mmrealsr_plugin.training.data import image_files, read_rgb
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "turned.jpg", exif=exif)
+    Image.fromarray((np.arange(20 * 30).reshape(20, 30) * 100).astype(np.uint16)).save(tmp_path / "deep.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    pixels, fmt = read_rgb(tmp_path / "turned.jpg")
+    assert pixels.shape == (30, 20, 3) and fmt == "JPEG"
+    deep, _ = read_rgb(tmp_path / "deep.png")
+    np.testing.assert_array_equal(deep, read_image(tmp_path / "deep.png").rgb())
+    assert len(np.unique(deep)) > 256, "16-bit levels survive"
+    assert image_files(tmp_path) == list_images(tmp_path, recursive=True) == [tmp_path / "deep.png",
+                                                                              tmp_path / "turned.jpg"]

@@ -20,7 +20,7 @@ from PIL import Image
 
 from mmrealsr_plugin.atomic import atomic_path
 
-from ..data import list_images
+from ..data import image_files
 
 QUALITIES = (95, 93, 90, 87, 85)
 
@@ -49,7 +49,7 @@ def encode(image: Image.Image, quality: int) -> bytes:
 def pack(source: Path, destination: Path, side: int, max_mb: float, seed: int) -> tuple[int, int, int]:
     """Write the subset; returns (images, bytes, JPEG quality used)."""
     rng = np.random.default_rng(seed)
-    crops = [(path, crop_of(path, side, rng)) for path in list_images(source) if min(Image.open(path).size) >= side]
+    crops = [(path, crop_of(path, side, rng)) for path in image_files(source) if min(Image.open(path).size) >= side]
     if not crops:
         raise SystemExit(f"{source}: no image with a side of at least {side} px")
     for quality in QUALITIES:

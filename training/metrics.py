@@ -1,4 +1,6 @@
-"""Image-quality metrics for evaluation: PSNR/SSIM on Y, NIQE on Y (MATLAB-compatible), Spearman.
+"""Image-quality metrics for evaluation and validation: PSNR (Y or RGB), SSIM on Y, NIQE on Y (MATLAB-compatible),
+Spearman. The one implementation of each; they live with training because NIQE and Spearman need scipy, which the
+``train`` extra declares (scipy is imported only by the functions that use it).
 
 Conventions (state them with any number you report): images are float arrays in [0, 1], RGB
 channels-last (H, W, 3) or grayscale (H, W) / (H, W, 1); Y is ITU-R BT.601 luma on the 0-255 scale
@@ -11,17 +13,16 @@ pristine model file ``niqe_pris_params.npz`` (``mu_pris_param`` (1, 36), ``cov_p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy import ndimage, special, stats
 
 NIQE_BLOCK = 96
 _SHAPES = np.arange(200, 10001) / 1000.0
 """Shape parameters searched by the moment-matching estimators (0.2 to 10 in steps of 0.001)."""
-_AGGD_RATIO = special.gamma(2 / _SHAPES) ** 2 / (special.gamma(1 / _SHAPES) * special.gamma(3 / _SHAPES))
 _PAIR_SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
 """Horizontal, vertical and the two diagonal neighbours (row, column shifts)."""
 
@@ -50,9 +51,15 @@ def _pair_y(reference: np.ndarray, test: np.ndarray, crop_border: int) -> tuple[
     return _crop(rgb_to_y(reference), crop_border), _crop(rgb_to_y(test), crop_border)
 
 
-def psnr_y(reference: np.ndarray, test: np.ndarray, crop_border: int = 0) -> float:
-    """Peak signal-to-noise ratio on Y (peak 255), in dB; inf for identical images."""
-    a, b = _pair_y(reference, test, crop_border)
+def psnr(reference: np.ndarray, test: np.ndarray, crop_border: int = 0, y_channel: bool = True) -> float:
+    """Peak signal-to-noise ratio in dB (peak 255) on BT.601 Y, or on every channel (``y_channel=False``); inf for
+    identical images. Callers that mean 8-bit images quantise them first."""
+    if y_channel:
+        a, b = _pair_y(reference, test, crop_border)
+    else:
+        if reference.shape != test.shape:
+            raise ValueError(f"images differ in shape: reference {reference.shape}, test {test.shape}")
+        a, b = (_crop(np.asarray(x, dtype=np.float64) * 255.0, crop_border) for x in (reference, test))
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
@@ -82,6 +89,8 @@ def spearman(x: np.ndarray | list[float], y: np.ndarray | list[float]) -> float:
         raise ValueError(f"spearman needs two sequences of equal length >= 2, got {x.size} and {y.size}")
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    from scipy import stats
+
     return float(stats.spearmanr(x, y).statistic)
 
 
@@ -145,6 +154,14 @@ def matlab_imresize(image: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
+@functools.cache
+def _aggd_ratio() -> np.ndarray:
+    """The moment ratio of the generalised Gaussian at every searched shape (computed once)."""
+    from scipy import special
+
+    return special.gamma(2 / _SHAPES) ** 2 / (special.gamma(1 / _SHAPES) * special.gamma(3 / _SHAPES))
+
+
 def _aggd_params(samples: np.ndarray) -> np.ndarray:
     """Per row: asymmetric generalised Gaussian [shape, left scale, right scale] by moment matching.
 
@@ -157,7 +174,9 @@ def _aggd_params(samples: np.ndarray) -> np.ndarray:
         ratio = left / right
         r_hat = np.mean(np.abs(samples), axis=1) ** 2 / np.mean(samples**2, axis=1)
         r_norm = r_hat * (ratio**3 + 1) * (ratio + 1) / (ratio**2 + 1) ** 2
-    shape = _SHAPES[np.argmin((_AGGD_RATIO[None, :] - r_norm[:, None]) ** 2, axis=1)]
+    from scipy import special
+
+    shape = _SHAPES[np.argmin((_aggd_ratio()[None, :] - r_norm[:, None]) ** 2, axis=1)]
     shape = np.where(np.isnan(r_norm), np.nan, shape)
     to_scale = np.sqrt(special.gamma(1 / shape) / special.gamma(3 / shape))
     return np.stack([shape, left * to_scale, right * to_scale], axis=1)
@@ -169,6 +188,8 @@ def _block_features(structure: np.ndarray, block: int) -> np.ndarray:
     [shape, mean scale] of the normalised luminance, then for each neighbour direction
     [shape, mean, left scale, right scale] of the products with that neighbour.
     """
+    from scipy import special
+
     rows, cols = structure.shape[0] // block, structure.shape[1] // block
     blocks = structure[: rows * block, : cols * block].reshape(rows, block, cols, block)
     blocks = blocks.transpose(0, 2, 1, 3).reshape(rows * cols, block, block)
@@ -185,6 +206,8 @@ def _block_features(structure: np.ndarray, block: int) -> np.ndarray:
 
 def niqe_features(y: np.ndarray, window: np.ndarray) -> np.ndarray:
     """(blocks, 36) features of a Y image (0-255): 18 at full scale, 18 at half scale."""
+    from scipy import ndimage
+
     rows, cols = y.shape[0] // NIQE_BLOCK * NIQE_BLOCK, y.shape[1] // NIQE_BLOCK * NIQE_BLOCK
     if rows == 0 or cols == 0:
         raise ValueError(f"NIQE needs an image of at least {NIQE_BLOCK}x{NIQE_BLOCK} pixels, got {y.shape}")
