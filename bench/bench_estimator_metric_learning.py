@@ -55,12 +55,12 @@ def main() -> None:
             f"model.estimator_hidden={args.hidden}",
         ])
         trainer = Trainer(config)
-        model = trainer.export_model.eval()
-        before = estimator_sweep(model, eval_images, trainer.device)
+        model = trainer.stage.export_model.eval()
+        before = estimator_sweep(model, eval_images, trainer.dist.device)
         start = time.perf_counter()
         losses = []
         for i in range(args.iters):
-            losses.append(trainer.train_step(*trainer.batches.next()))
+            losses.append(trainer.stage.step(trainer.stage.batches.next()))
             if (i + 1) % 50 == 0:
                 recent = losses[-50:]
                 print(json.dumps({"iter": i + 1, "seconds": round(time.perf_counter() - start, 1),
@@ -68,10 +68,10 @@ def main() -> None:
                       flush=True)
         train_seconds = time.perf_counter() - start
         trainer.iteration = args.iters
-        after = estimator_sweep(trainer.export_model.eval(), eval_images, trainer.device)
-        raw = estimator_sweep(trainer.generator.eval(), eval_images, trainer.device)
+        after = estimator_sweep(trainer.stage.export_model.eval(), eval_images, trainer.dist.device)
+        raw = estimator_sweep(trainer.stage.generator.eval(), eval_images, trainer.dist.device)
         args.save.parent.mkdir(parents=True, exist_ok=True)
-        save_safetensors(trainer.export_model.state_dict(), args.save, config=config.model.to_dict(),
+        save_safetensors(trainer.stage.export_model.state_dict(), args.save, config=config.model.to_dict(),
                          metadata={"note": "estimator-only metric learning; the trunk is untrained",
                                    "iterations": str(args.iters)})
         trainer.close()

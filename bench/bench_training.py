@@ -54,9 +54,9 @@ def main() -> None:
         data_times, step_times = [], []
         for i in range(args.warmup + args.iters):
             t0 = time.perf_counter()
-            batch = trainer.batches.next()
+            batch = trainer.stage.batches.next()
             t1 = time.perf_counter()
-            trainer.train_step(*batch)
+            trainer.stage.step(batch)
             t2 = time.perf_counter()
             if i >= args.warmup:
                 data_times.append(t1 - t0)

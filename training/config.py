@@ -38,7 +38,8 @@ class RunConfig:
     output_root: str = "experiments"
     stage: Stage = "net"
     """net: stage 1 (L1 + ranking + anchors, estimator trained jointly); gan: stage 2 (L1 + perceptual +
-    GAN, estimator frozen); estimator: only the estimator (ranking + anchors), for metric learning."""
+    GAN, estimator frozen); estimator: only the estimator (ranking + anchors), for metric learning. One class each in
+    ``training/stages/``; a new stage adds its name here."""
     total_iter: int = ranged(70_000, AT_LEAST_ONE)
     seed: int = ranged(0, Range(0, 2**31 - 1))
     """numpy seeds must stay below 2**32 after adding 1000 per rank."""

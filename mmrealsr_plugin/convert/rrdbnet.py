@@ -70,7 +70,7 @@ class RRDBNet(UpsamplingTail, nn.Module):
         if self.config.unshuffle > 1:
             x = F.pixel_unshuffle(x, self.config.unshuffle)
         feat0 = self.conv_first(x)
-        return self._tail(feat0 + self.conv_body(self.body(feat0)))
+        return self.upsample(feat0 + self.conv_body(self.body(feat0)))
 
     @classmethod
     def from_trunk(cls, trunk: Mapping[str, torch.Tensor]) -> RRDBNet:

@@ -159,3 +159,14 @@ def test_tail_in_strips_matches_one_pass() -> None:
         whole = model(x, scores)
     assert stripped.shape == whole.shape == (1, 3, 360, 80)
     assert (stripped - whole).abs().max().item() <= 1e-5
+
+
+def test_the_public_pieces_compose_to_the_forward_pass() -> None:
+    """A recipe runs part of the network (the last blocks from cached features) with the generator's own code."""
+    model = random_model()
+    x, scores = torch.rand(2, 3, 12, 10), torch.rand(2, 2)
+    with torch.no_grad():
+        embedding, feat0 = model.embed(scores), model.head(x)
+        first = model.run_blocks(feat0, embedding, 0, 1)
+        pieces = model.run_tail(model.run_blocks(first, embedding, 1), feat0)
+        assert torch.equal(pieces, model(x, scores))

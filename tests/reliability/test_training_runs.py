@@ -348,7 +348,7 @@ def test_a_diverged_run_stops_before_saving_nan_weights(data, capsys) -> None:
 def test_an_unreadable_training_image_mid_run_saves_what_was_trained(data) -> None:
     config = load_config("smoke", _sets(data, "run.total_iter=20", "run.val_every=0", "run.checkpoint_every=0")[1::2])
     trainer = Trainer(config)
-    real_next, calls = trainer.batches.next, {"n": 0}
+    real_next, calls = trainer.stage.batches.next, {"n": 0}
 
     def next_batch():
         calls["n"] += 1
@@ -357,7 +357,7 @@ def test_an_unreadable_training_image_mid_run_saves_what_was_trained(data) -> No
                 path.write_bytes(path.read_bytes()[:200])
         return real_next()
 
-    trainer.batches.next = next_batch
+    trainer.stage.batches.next = next_batch
     with pytest.raises(DatasetError, match=r"cannot read training image .*img_\d\.png.*3 iterations trained so far"):
         trainer.fit()
     trainer.close()

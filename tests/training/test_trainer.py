@@ -70,8 +70,8 @@ def test_smoke_runs_both_stages_and_exports_a_loadable_model(tmp_path: Path, smo
 def test_loss_falls_when_overfitting_one_batch(tmp_path: Path, smoke_overrides: list[str]) -> None:
     config = load_config("smoke", smoke_overrides + ["optim.lr_g=2e-3", "optim.ema_decay=0.0"])
     trainer = Trainer(config)
-    batch = trainer.batches.next()
-    losses = [trainer.train_step(*batch)["total"] for _ in range(40)]
+    batch = trainer.stage.batches.next()
+    losses = [trainer.stage.step(batch)["total"] for _ in range(40)]
     trainer.close()
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5]), losses
 
@@ -156,7 +156,7 @@ def test_factor_pairs_add_ranking_terms_to_the_estimator_stages(smoke_overrides:
     for stage in ("estimator", "net"):
         config = load_config("smoke", smoke_overrides + [f'run.stage="{stage}"', "losses.factor_rank=0.01"])
         trainer = Trainer(config)
-        logged = trainer.train_step(*trainer.batches.next())
+        logged = trainer.stage.step(trainer.stage.batches.next())
         trainer.close()
         assert {"factor_blur", "factor_noise", "factor_jpeg"} <= set(logged), stage
         assert all(np.isfinite(v) for v in logged.values())
@@ -180,15 +180,15 @@ def test_both_stages_train_on_the_gpu_in_bf16_with_synthesis_on_the_gpu(tmp_path
     cuda = ['run.device="cuda"', 'run.precision="bf16"', 'data.synthesis_device="train"', "run.val_every=0"]
     config = load_config("smoke", smoke_overrides + cuda + ["losses.factor_rank=0.01"])
     trainer = Trainer(config)
-    assert trainer.autocast_dtype == torch.bfloat16
-    logs = [trainer.train_step(*trainer.batches.next()) for _ in range(3)]
+    assert trainer.stage.autocast_dtype == torch.bfloat16
+    logs = [trainer.stage.step(trainer.stage.batches.next()) for _ in range(3)]
     assert all(np.isfinite(v) for log in logs for v in log.values())
     stage1 = trainer.export(tmp_path / "stage1.safetensors")
     trainer.close()
     gan = ['run.name="smoke_gan"', 'run.stage="gan"', f'init.generator="{stage1}"', "data.sharpen_gt=false",
            "losses.gan=0.1"]
     trainer = Trainer(load_config("smoke", smoke_overrides + cuda + gan))
-    logs = [trainer.train_step(*trainer.batches.next()) for _ in range(3)]
+    logs = [trainer.stage.step(trainer.stage.batches.next()) for _ in range(3)]
     trainer.close()
     assert all(np.isfinite(v) for log in logs for v in log.values())
     assert {"g_gan", "d_real", "d_fake"} <= set(logs[-1])

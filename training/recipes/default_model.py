@@ -182,7 +182,7 @@ def modulated_tail(model: MMRealSR, first: int, feat: torch.Tensor, feat0: torch
     feat = model.am_list[first](feat, embedding)
     for block, modulation in zip(model.body[first + 1:], model.am_list[first + 1:]):
         feat = modulation(block(feat), embedding)
-    return model._tail(feat0 + model.conv_body(feat))
+    return model.run_tail(feat, feat0)
 
 
 def train_modulation(model: MMRealSR, cfg: RecipeConfig, data_dir: Path, log: Log) -> None:

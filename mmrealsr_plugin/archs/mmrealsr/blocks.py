@@ -96,7 +96,8 @@ class UpsamplingTail:
         self.conv_last = _conv3x3(num_feat, out_channels)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
 
-    def _tail(self, feat: torch.Tensor) -> torch.Tensor:
+    def upsample(self, feat: torch.Tensor) -> torch.Tensor:
+        """Trunk features (B, num_feat, h, w) -> the image (B, out_channels, 4h, 4w), unclamped."""
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))

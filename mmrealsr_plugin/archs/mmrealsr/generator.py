@@ -50,25 +50,50 @@ class MMRealSR(UpsamplingTail, nn.Module):
         return self.de_net(x)
 
     def forward(self, x: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        """Upscale ``x`` (B, 3, H, W) conditioned on ``scores`` (B, 2); the output is not clamped."""
+        """Upscale ``x`` (B, 3, H, W) conditioned on ``scores`` (B, 2); the output is not clamped.
+
+        The same as ``run_tail(run_blocks(head(x), embed(scores)), head(x))``: those four steps are public so a
+        training recipe can run part of the network (e.g. the last blocks from cached trunk features) with the
+        generator's own arithmetic.
+        """
         if scores.dim() != 2 or scores.shape[0] != x.shape[0] or scores.shape[1] != self.config.num_degradation:
             raise ValueError(
                 f"scores must have shape ({x.shape[0]}, {self.config.num_degradation}), got {tuple(scores.shape)}"
             )
-        embedding = self.dd_embed(scores.to(x.dtype))
+        embedding = self.embed(scores.to(x.dtype))
+        feat0 = self.head(x)
+        return self.run_tail(self.run_blocks(feat0, embedding), feat0)
+
+    def embed(self, scores: torch.Tensor) -> torch.Tensor:
+        """The score embedding (B, embed_dim) every block's modulation reads."""
+        return self.dd_embed(scores)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Image (B, 3, H, W) -> the trunk's first features ``feat0`` (pixel-unshuffled first for x2 and x1)."""
         if self.config.unshuffle > 1:
             x = F.pixel_unshuffle(x, self.config.unshuffle)
-        feat0 = self.conv_first(x)
-        feat = feat0
-        for block, modulation in zip(self.body, self.am_list):
+        return self.conv_first(x)
+
+    def run_blocks(self, feat: torch.Tensor, embedding: torch.Tensor, start: int = 0,
+                   stop: int | None = None) -> torch.Tensor:
+        """RRDB blocks ``start`` to ``stop`` (exclusive; None: to the end), each followed by its modulation."""
+        for block, modulation in zip(self.body[start:stop], self.am_list[start:stop]):
             feat = modulation(block(feat), embedding)
+        return feat
+
+    def run_tail(self, feat: torch.Tensor, feat0: torch.Tensor) -> torch.Tensor:
+        """The blocks' output and ``feat0`` -> the image: ``conv_body`` residual, then the x4 upsampling tail.
+
+        At inference the tail runs in strips (its 4x-resolution activations dominate memory); with gradients on
+        it runs in one pass.
+        """
         feat = feat0 + self.conv_body(feat)
         if torch.is_grad_enabled() or feat.shape[2] <= TAIL_ROWS + 2 * TAIL_HALO:
-            return self._tail(feat)
-        return self._tail_in_strips(feat)
+            return self.upsample(feat)
+        return self._upsample_in_strips(feat)
 
-    def _tail_in_strips(self, feat: torch.Tensor) -> torch.Tensor:
-        """The tail in horizontal strips, for inference: its 4x-resolution activations dominate memory.
+    def _upsample_in_strips(self, feat: torch.Tensor) -> torch.Tensor:
+        """The tail in horizontal strips, for inference.
 
         The tail's receptive field is under one low-resolution row, so strips with a two-row halo
         give the same values as one pass (to float rounding) at a fraction of the peak memory.
@@ -78,6 +103,6 @@ class MMRealSR(UpsamplingTail, nn.Module):
         for top in range(0, height, TAIL_ROWS):
             bottom = min(top + TAIL_ROWS, height)
             lo, hi = max(0, top - TAIL_HALO), min(height, bottom + TAIL_HALO)
-            out = self._tail(feat[:, :, lo:hi])
+            out = self.upsample(feat[:, :, lo:hi])
             strips.append(out[:, :, 4 * (top - lo) : 4 * (bottom - lo)])
         return torch.cat(strips, dim=2)
