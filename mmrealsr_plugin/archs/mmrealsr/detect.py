@@ -27,7 +27,8 @@ REQUIRED_KEYS = (
 )
 """Keys every MM-RealSR generator has. ESRGAN/Real-ESRGAN RRDBNet files have only the trunk ones."""
 
-_ESRGAN_ONLY = ("am_list.0.fc.0.weight", "de_net.conv_first.0.weight", "dd_embed.0.weight")
+_MMREALSR_ONLY = ("am_list.0.fc.0.weight", "de_net.conv_first.0.weight", "dd_embed.0.weight")
+"""Keys only MM-RealSR has: an ESRGAN/Real-ESRGAN RRDBNet file lacks them all."""
 _LINEAR_KEYS = ("am_list.0.fc.0.weight", "de_net.fc_degree.0.0.weight", "dd_embed.0.weight")
 MAX_PROBLEMS_SHOWN = 5
 
@@ -82,7 +83,7 @@ def detect_config(state: Mapping[str, torch.Tensor]) -> MMRealSRConfig:
     if missing:
         hint = ""
         if all(k in state for k in ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight")) and all(
-            k in missing for k in _ESRGAN_ONLY
+            k in missing for k in _MMREALSR_ONLY
         ):
             hint = (
                 " It looks like an ESRGAN/Real-ESRGAN RRDBNet checkpoint (trunk only, no modulation or "
