@@ -170,3 +170,11 @@ def test_the_public_pieces_compose_to_the_forward_pass() -> None:
         first = model.run_blocks(feat0, embedding, 0, 1)
         pieces = model.run_tail(model.run_blocks(first, embedding, 1), feat0)
         assert torch.equal(pieces, model(x, scores))
+
+
+def test_the_estimator_scores_are_the_sigmoid_of_its_logits() -> None:
+    """Metric learning acts on the logits (a saturated sigmoid passes no gradient); the scores are their sigmoid."""
+    model = random_model()
+    x = torch.rand(3, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model.estimate(x), torch.sigmoid(model.de_net.logits(x)))

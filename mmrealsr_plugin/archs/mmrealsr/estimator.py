@@ -47,8 +47,15 @@ class DegradationEstimator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return scores of shape (B, num_degradation): column 0 blur, column 1 noise."""
-        scores = []
+        return torch.sigmoid(self.logits(x))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The scores before the final sigmoid (B, num_degradation).
+
+        Metric learning acts here: a hinge on a sigmoid that the anchors saturate passes no gradient.
+        """
+        logits = []
         for conv, body, head in zip(self.conv_first, self.body, self.fc_degree):
             feat = body(conv(x)).mean(dim=(2, 3))
-            scores.append(head(feat))
-        return torch.cat(scores, dim=1)
+            logits.append(head[:-1](feat))
+        return torch.cat(logits, dim=1)
