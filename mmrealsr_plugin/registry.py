@@ -44,6 +44,14 @@ class RegistryEntry:
     url: str | None = None
     license: str | None = None
     source: str | None = None
+    base: str | None = None
+    """``file`` is an overlay on the registry model named here (:mod:`.overlay`): only the tensors that differ.
+    The whole file is assembled into the models folder on first use and checked against ``sha256``."""
+
+    def __post_init__(self) -> None:
+        if self.base is not None and not (self.file and self.sha256):
+            raise ValueError(f"model {self.name!r}: an entry with 'base' needs 'file' (the overlay) and 'sha256' "
+                             "(of the whole file)")
 
     def packaged_path(self) -> Path | None:
         if not self.file:
@@ -65,6 +73,10 @@ class RegistryEntry:
     def find_local(self) -> Path | None:
         """The first existing manually downloaded copy, if any."""
         return next((p for p in self.local_candidates() if p.is_file()), None)
+
+    def assembled_path(self) -> Path:
+        """Where an overlay entry's whole file is assembled (the first of :meth:`local_candidates`)."""
+        return self.local_candidates()[0]
 
     def verified_local(self) -> Path | None:
         """The packaged file, else a manually downloaded copy, checked against ``sha256`` when pinned.

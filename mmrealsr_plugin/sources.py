@@ -14,6 +14,7 @@ import pluggy
 
 from . import settings
 from .errors import ModelNotFoundError
+from .integrity import verify_file
 from .plugins import DISABLE_PLUGINS_ENV, get_plugin_manager
 from .registry import ModelLocation, RegistryEntry, load_registry
 from .suffixes import MODEL_FILE_SUFFIXES
@@ -88,6 +89,8 @@ def resolve_model(source: str | Path | None, manager: pluggy.PluginManager | Non
         return path, None
     entry = registry.entries.get(text)
     if entry is not None:
+        if entry.base is not None:
+            return _assembled(entry, manager), text
         local = entry.verified_local()
         return (local if local is not None else fetch_remote(entry, manager=manager)), text
     if path.is_dir():
@@ -108,8 +111,30 @@ def resolve_model(source: str | Path | None, manager: pluggy.PluginManager | Non
     )
 
 
+def _assembled(entry: RegistryEntry, manager: pluggy.PluginManager | None) -> Path:
+    """The whole file of an overlay entry: assembled once from its base model and packaged overlay, then verified
+    on every use like any pinned file (a bad copy is deleted, so the next use assembles it again)."""
+    target = entry.assembled_path()
+    if not target.is_file():
+        overlay = entry.packaged_path()
+        if overlay is None or not overlay.is_file():
+            raise ModelNotFoundError(f"model {entry.name!r}: packaged overlay {overlay} is missing; reinstall "
+                                     "mmrealsr-plugin")
+        from .overlay import assemble_overlay  # reads tensors: torch, which listing models must not import
+
+        base, _ = resolve_model(entry.base, manager)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        assemble_overlay(base, overlay, target)
+    verify_file(target, str(entry.sha256).lower(), f"model {entry.name!r}")
+    return target
+
+
 def locate(entry: RegistryEntry, manager: pluggy.PluginManager | None = None) -> ModelLocation:
     """Where a registry model is on this machine and how to get it; never touches the network."""
+    if entry.base is not None:
+        target = entry.assembled_path()
+        return ModelLocation("packaged", str(target) if target.is_file() else None,
+                             f"assembled on first use from {entry.base!r} and {entry.file} into {target}")
     packaged = entry.packaged_path()
     if packaged is not None:
         if packaged.is_file():
