@@ -30,12 +30,17 @@ def _raw_header(path: Path) -> str:
 
 
 def write_overlay(whole: Path, base: Path, out: Path) -> Path:
-    """Write the tensors of ``whole`` that are not bit-identical in ``base`` (same name, dtype, shape, values)."""
+    """Write the tensors of ``whole`` that are not bit-identical in ``base`` (same name, dtype, shape and bytes:
+    -0.0 and 0.0 are equal numbers but not equal bytes)."""
     model, reference = read_state_dict(whole).tensors, read_state_dict(base).tensors
     differing = {name: tensor for name, tensor in model.items()
                  if name not in reference or reference[name].dtype != tensor.dtype
-                 or reference[name].shape != tensor.shape or not torch.equal(reference[name], tensor)}
+                 or reference[name].shape != tensor.shape or not torch.equal(_bytes(reference[name]), _bytes(tensor))}
     return save_safetensors(differing, out, metadata={HEADER_KEY: _raw_header(whole)})
+
+
+def _bytes(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.contiguous().view(torch.uint8) if tensor.numel() else tensor.new_empty(0, dtype=torch.uint8)
 
 
 def assemble_overlay(base: Path, overlay: Path, out: Path) -> Path:
@@ -55,7 +60,7 @@ def assemble_overlay(base: Path, overlay: Path, out: Path) -> Path:
             tensor = tensors.get(name)
             if tensor is None or list(tensor.shape) != info["shape"]:
                 raise ModelLoadError(f"overlay {overlay} on {base}: tensor {name!r} is missing or has another shape")
-            data = tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+            data = _bytes(tensor).numpy().tobytes()
             start, end = info["data_offsets"]
             if len(data) != end - start:
                 raise ModelLoadError(f"overlay {overlay} on {base}: tensor {name!r} has another dtype")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,5 +176,7 @@ def save_safetensors(
         for k, v in tensors.items()
     }
     with atomic_path(path) as tmp:
+        mode = os.stat(tmp).st_mode & 0o777  # what atomic_path created: 0666 less the umask
         save_file(prepared, str(tmp), metadata=meta)
+        os.chmod(tmp, mode)  # safetensors writes through a private (0600) temporary file of its own
     return Path(path)

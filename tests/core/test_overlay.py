@@ -23,6 +23,8 @@ def _pair(tmp_path: Path) -> tuple[Path, Path]:
     whole = {k: v.clone() for k, v in base.state_dict().items()}
     for name in [k for k in whole if k.startswith(("de_net.", "am_list."))]:
         whole[name] = whole[name] + 0.5  # what a retrained estimator and modulation change
+    base.conv_last.bias.data.zero_()
+    whole["conv_last.bias"] = -torch.zeros_like(whole["conv_last.bias"])  # equal numbers, other bytes
     base_path = save_safetensors(base.state_dict(), tmp_path / "base.safetensors", dtype=torch.float16)
     whole_path = save_safetensors(whole, tmp_path / "whole.safetensors", dtype=torch.float16,
                                   metadata={"b": "2", "a": "1", "c": "3"})
@@ -33,7 +35,8 @@ def test_overlay_holds_only_what_differs_and_rebuilds_the_same_bytes(tmp_path: P
     base, whole = _pair(tmp_path)
     overlay = write_overlay(whole, base, tmp_path / "overlay.safetensors")
     stored = read_state_dict(overlay).tensors
-    assert stored and all(k.startswith(("de_net.", "am_list.")) for k in stored)
+    assert stored and all(k.startswith(("de_net.", "am_list.", "conv_last.bias")) for k in stored)
+    assert "conv_last.bias" in stored
     assert overlay.stat().st_size < whole.stat().st_size
     rebuilt = assemble_overlay(base, overlay, tmp_path / "rebuilt.safetensors")
     assert rebuilt.read_bytes() == whole.read_bytes()
