@@ -1,6 +1,6 @@
 """Evaluate default-model candidates side by side with Real-ESRGAN x4plus and bicubic, in one run.
 
-One command prints every figure of the default-model targets (issue 12) for each ``--model NAME=PATH``:
+One command prints every figure of the default-model targets (issue 12) for each ``--model NAME[=PATH]``:
 
 * **scores**: single-factor sweeps of held-out HR crops (Set14 + Set5, centre crops): Gaussian blur sigma
   0.5..3, Gaussian noise sigma 0..30 (0-255), JPEG quality 90..10 (OpenCV). Pooled Spearman over all crops and
@@ -17,9 +17,7 @@ One command prints every figure of the default-model targets (issue 12) for each
 
 Writes ``results.json`` and ``results.md`` into ``--out``. Seeded, CPU. Example (the model card's command)::
 
-    python bench/eval_default_model.py --model v2=mmrealsr_plugin/weights/mmrealsr_x4_v2.safetensors \\
-        --model v1=mmrealsr_plugin/weights/mmrealsr_x4_v1.safetensors \\
-        --niqe-params ../shared/data/metrics/niqe_pris_params.npz --out /tmp/eval
+    python bench/eval_default_model.py --model mmrealsr-x4-v2 --model mmrealsr-x4-v1 --out /tmp/eval
 """
 
 from __future__ import annotations
@@ -44,6 +42,7 @@ from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import list_images, read_image
+from mmrealsr_plugin.sources import resolve_model
 from mmrealsr_plugin.weights import read_network
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -367,8 +366,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
-                        help="an MM-RealSR weights file to evaluate, named (repeat for side-by-side)")
+    parser.add_argument("--model", action="append", required=True, metavar="NAME[=PATH]",
+                        help="a registry model, or NAME=a weights file (repeat for side by side)")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json and results.md")
     parser.add_argument("--niqe-params", type=Path, default=DATA / "metrics" / "niqe_pris_params.npz",
                         help="niqe_pris_params.npz (MATLAB NIQE model); NIQE is skipped when it is missing")
@@ -394,12 +393,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _named_models(specs: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` (PATH: a weights file or anything ``--model`` takes, e.g. a registry name) or a registry name."""
     models = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise SystemExit(f"--model expects NAME=PATH, got {spec!r}")
-        models[name] = Path(path)
+        name, sep, source = spec.partition("=")
+        if sep and not (name and source):
+            raise SystemExit(f"--model expects NAME=PATH or a registry name, got {spec!r}")
+        models[name] = resolve_model(source if sep else name)[0]
     return models
 
 

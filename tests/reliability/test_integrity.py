@@ -31,7 +31,7 @@ def _package_copy(root: Path) -> Path:
 def test_a_flipped_byte_in_the_packaged_model_is_refused(tmp_path: Path, python) -> None:
     """Issue 13 item 7: restore ran with exit 0 on a corrupted default model."""
     package = _package_copy(tmp_path / "site")
-    weights = package / "weights" / "mmrealsr_x4_v1.safetensors"
+    weights = package / "weights" / str(load_registry().entries[load_registry().default].file)
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0x01
     weights.write_bytes(bytes(data))
