@@ -126,6 +126,21 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(transform(pixels)) if transform else pixels
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of ``path`` as :func:`read_image` returns it (EXIF orientation applied), from the header only.
+
+    :raises ImageError: when the file is missing or not an image Pillow identifies.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise ImageError(f"{path}: cannot read the image header ({exc})") from exc
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     """Decode ``path``; raise :class:`ImageError` with the file name and the cause on any problem.
 
