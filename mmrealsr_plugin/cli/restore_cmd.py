@@ -20,9 +20,9 @@ from ..atomic import writable_folder
 from ..engine import RestoreResult, check_outscale, check_score, restore
 from ..errors import ImageError, MMRealSRError, UsageError
 from ..imageio import ALPHA_FORMATS, FORMATS_BY_SUFFIX, LoadedImage, image_size, read_image, write_image
-from ..tiling import TileConfig
 from . import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
-from .common import InputFile, add_model_options, add_tile_options, expand_inputs, file_identity, load_from_args
+from .common import (InputFile, add_model_options, add_tile_options, check_tile_options, expand_inputs, file_identity,
+                     load_from_args)
 from .pipeline import Skip, overlapped
 from .ranks import Ranks
 
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     check_score("noise", args.noise, args.extrapolate)
     check_score("blur", args.blur, args.extrapolate)
     check_outscale(args.outscale)
-    TileConfig.fitted(args.tile, args.overlap)
+    check_tile_options(args)
     if any(sep and sep in args.suffix for sep in (os.sep, os.altsep)):
         raise UsageError(f"--suffix {args.suffix!r} must not contain a path separator: outputs stay in --output-dir")
     if args.skip_existing and args.overwrite:
