@@ -20,6 +20,7 @@ from ..atomic import writable_folder
 from ..engine import RestoreResult, check_outscale, check_score, restore
 from ..errors import ImageError, MMRealSRError, UsageError
 from ..imageio import ALPHA_FORMATS, FORMATS_BY_SUFFIX, LoadedImage, image_size, read_image, write_image
+from ..types import LoadedModel
 from . import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 from .common import (InputFile, add_model_options, add_tile_options, check_tile_options, expand_inputs, file_identity,
                      load_from_args)
@@ -154,7 +155,14 @@ def run(args: argparse.Namespace) -> int:
         refused = []  # every rank plans the same batch; rank 0 reports (and counts) the refusals
     for source, message in refused:
         print(f"mmrealsr: skipped {source}: {message}", file=sys.stderr)
-    counts = _restore_jobs(jobs, args, ranks, prefix) if jobs else Counts()
+    counts = Counts()
+    if jobs:
+        writable_folder(args.output_dir)
+        if ranks.world > 1:
+            import torch
+
+            args.device = ranks.device(args.device, torch.cuda.device_count())
+        counts = restore_jobs(load_from_args(args), jobs, args, prefix)
     counts = Counts(counts.written, counts.skipped,
                     tuple((str(path), message) for path, message in refused) + counts.failures)
     everyone = ranks.gather(counts)
@@ -173,14 +181,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if written or skipped else EXIT_FAILED
 
 
-def _restore_jobs(jobs: list[Job], args: argparse.Namespace, ranks: Ranks, prefix: str) -> Counts:
-    """Restore this rank's jobs, decoding the next and writing the previous image while the network runs."""
-    writable_folder(args.output_dir)
-    if ranks.world > 1:
-        import torch
-
-        args.device = ranks.device(args.device, torch.cuda.device_count())
-    model = load_from_args(args)
+def restore_jobs(model: LoadedModel, jobs: list[Job], args: argparse.Namespace, prefix: str = "") -> Counts:
+    """Restore ``jobs`` with ``model`` as the parsed ``args`` say, decoding the next and writing the previous image
+    while the network runs on the current one (:func:`.pipeline.overlapped`)."""
 
     def prepare(job: Job) -> tuple[LoadedImage, bool] | Skip[tuple[bool, str]]:
         """The decoded input and whether its output may replace a file; a Skip for a complete output."""
