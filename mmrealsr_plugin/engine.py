@@ -153,6 +153,13 @@ def check_outscale(outscale: float | None) -> float | None:
     return outscale
 
 
+def output_size(width: int, height: int, scale: int, outscale: float | None) -> tuple[int, int]:
+    """(width, height) of the restored image: the model's scale, or ``outscale`` when it differs from it."""
+    if outscale is None or math.isclose(outscale, scale):
+        return width * scale, height * scale
+    return max(1, round(width * outscale)), max(1, round(height * outscale))
+
+
 def _float32(runner: Runner) -> Runner | None:
     """The runner to rerun a non-finite result in: a float32 copy when ``runner`` computes in half precision.
 
@@ -288,9 +295,8 @@ def restore(
     # Channels-last view of tiled_apply's output (no copy for its layout); clip in place.
     result = out.transpose(0, 2, 3, 1)[:, : height * scale, : width * scale]
     np.clip(result, 0.0, 1.0, out=result)
-    target = (width * scale, height * scale)
-    if outscale is not None and not math.isclose(outscale, scale):
-        target = (max(1, round(width * outscale)), max(1, round(height * outscale)))
+    target = output_size(width, height, scale, outscale)
+    if target != (width * scale, height * scale):
         resized = _resize_nchw(result.transpose(0, 3, 1, 2), target, Image.Resampling.LANCZOS)
         result = np.clip(resized, 0.0, 1.0).transpose(0, 2, 3, 1)
     channels = batch.shape[-1]

@@ -8,7 +8,6 @@ network runs); under torchrun each process takes its share of the batch on its o
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..atomic import writable_folder
-from ..engine import RestoreResult, check_outscale, check_score, restore
+from ..engine import RestoreResult, check_outscale, check_score, output_size, restore
 from ..errors import ImageError, MMRealSRError, UsageError
 from ..imageio import ALPHA_FORMATS, FORMATS_BY_SUFFIX, LoadedImage, image_size, read_image, write_image
 from ..types import LoadedModel
@@ -101,6 +100,8 @@ def plan_outputs(inputs: list[InputFile], output_dir: Path, suffix: str, ext: st
 
 @dataclass(frozen=True)
 class Job:
+    """One input and the output it is restored into."""
+
     source: Path
     target: Path
 
@@ -128,13 +129,6 @@ def complete_output(target: Path, expected: tuple[int, int]) -> str | None:
     if got != expected:
         return f"{target} is {got[0]}x{got[1]}, expected {expected[0]}x{expected[1]}"
     return None
-
-
-def expected_size(source: Path, scale: int, outscale: float | None) -> tuple[int, int]:
-    width, height = image_size(source)
-    if outscale is None or math.isclose(outscale, scale):
-        return width * scale, height * scale
-    return max(1, round(width * outscale)), max(1, round(height * outscale))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,7 +186,7 @@ def restore_jobs(model: LoadedModel, jobs: list[Job], args: argparse.Namespace, 
             if not args.skip_existing:
                 raise ImageError(f"{job.target} already exists; pass --overwrite to replace it, or --skip-existing "
                                  "to keep complete outputs")
-            problem = complete_output(job.target, expected_size(job.source, model.scale, args.outscale))
+            problem = complete_output(job.target, output_size(*image_size(job.source), model.scale, args.outscale))
             if problem is None:
                 return Skip((False, f"{job.source}: {job.target} is complete, kept"))
             tqdm.write(f"{prefix}{job.target} is redone: {problem}", file=sys.stderr)
