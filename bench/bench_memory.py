@@ -126,10 +126,16 @@ def main() -> None:
         row["peak_rss_gib"] = round(row["peak_rss_bytes"] / 1024**3, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
+        _write(args, info, rows, skipped)  # after every row: a long plan cut short keeps what it measured
+    _write(args, info, rows, skipped)
+
+
+def _write(args: argparse.Namespace, info: dict, rows: list, skipped: list) -> None:
     benchlib.write_results(args.name, {
         "benchmark": f"peak RSS of decode + engine.restore + encode ({args.backend} backend, CPU) vs input size",
         "command": " ".join(["python", "bench/bench_memory.py", *sys.argv[1:]]),
         "machine": info, "tile": args.tile, "rows": rows, "skipped": skipped,
+        "complete": len(rows) + len(skipped) == len(args.plan),
     })
 
 
