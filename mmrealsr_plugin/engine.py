@@ -17,7 +17,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pluggy
@@ -28,7 +28,7 @@ from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, Mo
 from .plugins import get_plugin_manager
 from .sources import resolve_model
 from .suffixes import WEIGHT_SUFFIXES
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig, tiled_apply
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn, TileConfig, auto_tile, tiled_apply
 from .types import PRECISIONS, LoadedModel, LoadOptions, Precision, Runner, Scores
 
 if TYPE_CHECKING:
@@ -153,6 +153,13 @@ def check_outscale(outscale: float | None) -> float | None:
     return outscale
 
 
+def output_size(width: int, height: int, scale: int, outscale: float | None) -> tuple[int, int]:
+    """(width, height) of the restored image: the model's scale, or ``outscale`` when it differs from it."""
+    if outscale is None or math.isclose(outscale, scale):
+        return width * scale, height * scale
+    return max(1, round(width * outscale)), max(1, round(height * outscale))
+
+
 def _float32(runner: Runner) -> Runner | None:
     """The runner to rerun a non-finite result in: a float32 copy when ``runner`` computes in half precision.
 
@@ -248,7 +255,7 @@ def restore(
     blur: float | None = None,
     noise: float | None = None,
     extrapolate: bool = False,
-    tile: int = DEFAULT_TILE,
+    tile: int | Literal["auto"] = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     outscale: float | None = None,
     progress: ProgressFn | None = None,
@@ -258,7 +265,8 @@ def restore(
     :param blur: restoration strength for blur in [0, 1]; None estimates it from the image.
     :param noise: restoration strength for noise in [0, 1]; None estimates it.
     :param extrapolate: allow knob values outside [0, 1] (beyond what the model was trained on).
-    :param tile: tile size in input pixels (0: whole image at once); overlap in input pixels, reduced to
+    :param tile: tile size in input pixels (0: whole image at once; ``"auto"``: the largest that fits the memory
+        free on the runner's device, :func:`~mmrealsr_plugin.tiling.auto_tile`); overlap in input pixels, reduced to
         half the tile when larger (:meth:`TileConfig.fitted`). A device out-of-memory halves the tile and
         starts again (down to 64); :attr:`RestoreResult.tile` says what ran.
     :param outscale: final scale relative to the input; the network output is Lanczos-resized
@@ -268,7 +276,7 @@ def restore(
     blur = check_score("blur", blur, extrapolate)
     noise = check_score("noise", noise, extrapolate)
     check_outscale(outscale)
-    tiling = TileConfig.fitted(tile, overlap)
+    tiling = TileConfig.fitted(0 if tile == "auto" else tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)
     scores = _scores_for(model, rgb, blur, noise)
@@ -278,14 +286,17 @@ def restore(
     if pad_h or pad_w:
         mode = "reflect" if height > pad_h and width > pad_w else "edge"
         rgb = np.pad(rgb, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
+    if tile == "auto":
+        runner, count = model.runner, rgb.shape[0]
+        chosen = auto_tile(*rgb.shape[2:], runner.free_bytes(), lambda side: count * runner.memory_bytes(side))
+        tiling = TileConfig.fitted(chosen, overlap)
     out, used_tile = _run_tiles(model, rgb, scores, tiling, progress)
     scale = model.runner.scale
     # Channels-last view of tiled_apply's output (no copy for its layout); clip in place.
     result = out.transpose(0, 2, 3, 1)[:, : height * scale, : width * scale]
     np.clip(result, 0.0, 1.0, out=result)
-    target = (width * scale, height * scale)
-    if outscale is not None and not math.isclose(outscale, scale):
-        target = (max(1, round(width * outscale)), max(1, round(height * outscale)))
+    target = output_size(width, height, scale, outscale)
+    if target != (width * scale, height * scale):
         resized = _resize_nchw(result.transpose(0, 3, 1, 2), target, Image.Resampling.LANCZOS)
         result = np.clip(resized, 0.0, 1.0).transpose(0, 2, 3, 1)
     channels = batch.shape[-1]

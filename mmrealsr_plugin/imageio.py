@@ -126,6 +126,21 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(transform(pixels)) if transform else pixels
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of ``path`` as :func:`read_image` returns it (EXIF orientation applied), from the header only.
+
+    :raises ImageError: when the file is missing or not an image Pillow identifies.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise ImageError(f"{path}: cannot read the image header ({exc})") from exc
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     """Decode ``path``; raise :class:`ImageError` with the file name and the cause on any problem.
 
@@ -225,8 +240,21 @@ def _png_with_icc(png: bytes, icc: bytes) -> bytes:
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
+QUANTIZE_ROWS = 256
+"""Rows converted to integers at a time: a 8192x8192 RGB output then needs 25 MB of float temporaries, not 1.5 GB."""
+
+
+def _quantize(pixels: np.ndarray, top: int, dtype: type) -> np.ndarray:
+    """round(clip(pixels, 0, 1) * top) as ``dtype``, a block of rows at a time (peak memory of the integer image)."""
+    data = np.empty(pixels.shape, dtype=dtype)
+    for row in range(0, pixels.shape[0], QUANTIZE_ROWS):
+        block = np.clip(pixels[row : row + QUANTIZE_ROWS], 0, 1) * top
+        data[row : row + QUANTIZE_ROWS] = np.round(block, out=block)
+    return data
+
+
 def _encode_sixteen_bit(pixels: np.ndarray, fmt: str, icc: bytes | None) -> bytes:
-    data = np.round(np.clip(pixels, 0, 1) * 65535).astype(np.uint16)
+    data = _quantize(pixels, 65535, np.uint16)
     if data.shape[2] == 2:  # no common 16-bit gray+alpha encoding: store losslessly as RGBA
         data = np.concatenate([np.repeat(data[..., :1], 3, axis=2), data[..., 1:]], axis=2)
     if fmt == "TIFF":
@@ -250,7 +278,7 @@ def _encode_sixteen_bit(pixels: np.ndarray, fmt: str, icc: bytes | None) -> byte
 
 
 def _encode_eight_bit(pixels: np.ndarray, fmt: str, icc: bytes | None, quality: int) -> bytes:
-    data = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    data = _quantize(pixels, 255, np.uint8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[data.shape[2]]
     image = Image.fromarray(data[..., 0] if mode == "L" else data, mode=mode)
     if mode == "LA" and fmt != "PNG":

@@ -73,6 +73,33 @@ class TileConfig:
         return cls(tile, overlap)
 
 
+AUTO_TILE_FRACTION = 0.7
+"""Share of the free device memory an automatically sized tile may use (the rest absorbs allocator slack)."""
+AUTO_TILE_MIN = 64
+AUTO_TILE_STEP = 32
+
+
+def auto_tile(height: int, width: int, free_bytes: int | None, cost: Callable[[int], int],
+              fraction: float = AUTO_TILE_FRACTION) -> int:
+    """The largest tile whose ``cost(tile)`` (bytes, e.g. :meth:`Runner.memory_bytes`) fits ``fraction`` of
+    ``free_bytes``: 0 (the whole image in one piece) when a tile as large as the image fits, :data:`DEFAULT_TILE`
+    when the free memory is unknown, and :data:`AUTO_TILE_MIN` when nothing fits (the engine's out-of-memory retry
+    halves it further). Tiles are multiples of :data:`AUTO_TILE_STEP`.
+    """
+    if free_bytes is None:
+        return DEFAULT_TILE
+    budget = free_bytes * fraction
+    side = max(height, width)
+    if cost(side) <= budget:
+        return 0
+    best = AUTO_TILE_MIN
+    for tile in range(AUTO_TILE_MIN, side, AUTO_TILE_STEP):
+        if cost(tile) > budget:
+            break
+        best = tile
+    return best
+
+
 def tile_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[list[int], int]:
     """Start offsets and the common size of the tiles covering ``[0, length)`` along one axis.
 

@@ -68,6 +68,10 @@ class Runner(Protocol):
         """Rough device bytes to run one tile of ``tile`` input pixels a side (weights plus peak activations)."""
         ...
 
+    def free_bytes(self) -> int | None:
+        """Memory free on its device now, for sizing tiles automatically (``tile="auto"``); None when unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class ModelDescriptor:

@@ -20,6 +20,7 @@ from ..archs.mmrealsr import MMRealSRConfig
 from ..errors import BackendError, BackendOutOfMemoryError, ModelLoadError
 from ..integrity import sha256_of
 from ..suffixes import WEIGHT_SUFFIXES
+from ..sysmem import available_bytes
 from ..types import LoadedModel, LoadOptions, ModelDescriptor, Precision
 
 NAME = "onnx"
@@ -210,6 +211,11 @@ class OnnxRunner:
     def memory_bytes(self, tile: int) -> int:
         itemsize = 2 if self.precision == "float16" else 4
         return self.paths["generator"].stat().st_size + self.config.activation_values(tile or 1024) * itemsize
+
+    def free_bytes(self) -> int | None:
+        if self._device == "cpu":
+            return available_bytes()
+        return None  # ONNX Runtime's CUDA arena does not say; tile="auto" then keeps the default tile
 
     def _run(self, kind: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         try:

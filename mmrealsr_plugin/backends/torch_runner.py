@@ -10,6 +10,7 @@ import torch
 
 from ..archs.mmrealsr import MMRealSR
 from ..errors import BackendError, BackendOutOfMemoryError
+from ..sysmem import available_bytes
 from ..types import PRECISIONS, Precision
 
 NAME = "torch"
@@ -88,6 +89,15 @@ class TorchRunner:
         values = sum(p.numel() for p in self.module.parameters())
         values += self.module.config.activation_values(tile or DEFAULT_ESTIMATE_SIDE)
         return values * DTYPES[self.precision].itemsize
+
+    def free_bytes(self) -> int | None:
+        if self._device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self._device)
+            cached = torch.cuda.memory_reserved(self._device) - torch.cuda.memory_allocated(self._device)
+            return int(free + cached)  # torch's cache is free for our tiles too
+        if self._device.type == "cpu":
+            return available_bytes()
+        return None
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array).to(device=self._device, dtype=DTYPES[self.precision])

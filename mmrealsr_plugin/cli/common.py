@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..imageio import list_images
-from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE, TileConfig
 from ..types import LoadedModel
 
 
@@ -29,10 +29,26 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(precision="float32")
 
 
+def tile_value(text: str) -> int | str:
+    """``--tile``: a whole number of pixels, or ``auto`` (sized from the device's free memory)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels or 'auto', got {text!r}") from None
+
+
+def check_tile_options(args: argparse.Namespace) -> None:
+    """Refuse impossible tile/overlap values before any work (``auto`` is checked when the image is known)."""
+    TileConfig.fitted(0 if args.tile == "auto" else args.tile, args.overlap)
+
+
 def add_tile_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tiling")
-    group.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                       help=f"tile size in input pixels; 0 = whole image (default {DEFAULT_TILE})")
+    group.add_argument("--tile", type=tile_value, default=DEFAULT_TILE,
+                       help=f"tile size in input pixels; 0 = whole image; auto = the largest that fits the memory "
+                       f"free on the device (default {DEFAULT_TILE})")
     group.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
                        help=f"tile overlap in input pixels, at most half the tile (larger values are reduced to "
                        f"that; default {DEFAULT_OVERLAP})")

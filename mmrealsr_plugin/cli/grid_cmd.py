@@ -13,8 +13,7 @@ from ..errors import ImageError, OutputError
 from ..grid import check_cell_size, modulation_grid
 from ..imageio import FORMATS_BY_SUFFIX, read_image, write_image
 from . import EXIT_OK
-from ..tiling import TileConfig
-from .common import add_model_options, add_tile_options, file_identity, load_from_args
+from .common import add_model_options, add_tile_options, check_tile_options, file_identity, load_from_args
 
 
 def _values(text: str) -> list[float]:
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise ImageError(f"--output {args.output}: unsupported image type {args.output.suffix!r}; use one of "
                          f"{sorted(FORMATS_BY_SUFFIX)}")
     check_cell_size(args.cell_size)
-    TileConfig.fitted(args.tile, args.overlap)
+    check_tile_options(args)
     writable_folder(args.output.parent)
     image = read_image(args.input)
     model = load_from_args(args)

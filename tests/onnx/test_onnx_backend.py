@@ -157,3 +157,18 @@ def test_cli_refuses_opsets_below_18(tiny_export, tmp_path, capsys) -> None:
     assert cli_main(["export-onnx", str(tiny_export.weights), str(tmp_path), "--opset", "17"]) == 2
     assert "opset 17" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_cuda_provider_selection_on_a_gpu_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choice ORT gets on a CUDA machine (none here, so the two facts it reads are given): CUDA first with a
+    CPU fallback for auto, the asked card for cuda:N, and CPU only when no card is present or cpu is asked."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnx_runner, "_cuda_device_present", lambda: True)
+    assert onnx_runner.provider_request("auto") == (["CUDAExecutionProvider", "CPUExecutionProvider"], False)
+    assert onnx_runner.provider_request("cuda:1") == (
+        [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"], True)
+    assert onnx_runner.provider_request("cpu") == (["CPUExecutionProvider"], False)
+    monkeypatch.setattr(onnx_runner, "_cuda_device_present", lambda: False)
+    assert onnx_runner.provider_request("auto") == (["CPUExecutionProvider"], False)
