@@ -3,8 +3,10 @@
 The knobs are chosen by eye, and a full restore of a photo takes minutes on a CPU, so every front-end (CLI, ComfyUI,
 GIMP) previews a region first. The region runs through the same engine (:func:`~mmrealsr_plugin.engine.restore`):
 the scores are estimated on the whole image, not on the region, and the region is restored with ``context`` pixels
-of its surroundings (what a tile's overlap gives the full restore), then cropped. So a preview equals the same
-region of the full restore within the tiling tolerance (see ``tiling.DEFAULT_OVERLAP``).
+of its surroundings, then cropped. The full restore itself blends its tiles in the middle half of each overlap, so
+each of its pixels comes from a tile that saw at least a quarter of the overlap around it; the default context,
+half the default overlap, is more than that. So a preview equals the same region of the full restore within the
+tiling tolerance (see ``tiling.DEFAULT_OVERLAP``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .types import LoadedModel, Scores
 
 PREVIEW_SIZE = 256
 """Default side of the previewed region in input pixels: 1/16 of a 1024x1024 photo."""
+PREVIEW_CONTEXT = DEFAULT_OVERLAP // 2
+"""Pixels of surroundings restored with the region (see the module's docstring)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def restore_region(
     extrapolate: bool = False,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    context: int = DEFAULT_OVERLAP,
+    context: int = PREVIEW_CONTEXT,
     scores: Scores | None = None,
     progress: ProgressFn | None = None,
 ) -> RestoreResult:
