@@ -2,6 +2,7 @@
 
     python bench/bench_preview.py whole [--threads 2]          # both runs end to end, reduced-size random model
     python bench/bench_preview.py parts [--model NAME_OR_FILE]  # the packaged model, timed by parts
+    python bench/bench_preview.py accuracy [--model NAME_OR_FILE]  # preview vs full result, packaged model
 
 The photo is a real one (RealSet65 OST_120, 720x720) resized to 1024x1024; both paths are the CLI's
 (`mmrealsr restore`, `mmrealsr preview`: automatic region of PREVIEW_SIZE, scores of the whole photo).
@@ -14,6 +15,9 @@ official one, so the estimate (which both runs need, on the whole photo) weighs 
 ``parts`` times what each run is made of with the real model: the estimate of the whole photo, one full-size tile
 (384 px, default tiling) and one preview region (PREVIEW_SIZE plus its context), and adds them up as the engine runs
 them (the full restore of 1024x1024 is 3x3 such tiles; the preview one region).
+
+``accuracy`` compares, with the real model, a preview (automatic 128 px region) with the same region of the full
+restore of a 384x384 crop of the photo (one tile: the difference is the preview's limited context alone).
 """
 
 from __future__ import annotations
@@ -111,16 +115,41 @@ def parts(args: argparse.Namespace) -> None:
     })
 
 
+def accuracy(args: argparse.Namespace) -> None:
+    from mmrealsr_plugin import load_model, restore
+    from mmrealsr_plugin.preview import detail_box, restore_region
+
+    image = photo()[320:704, 320:704]
+    model = load_model(args.model, device="cpu")
+    box = detail_box(image, 128)
+    start = time.perf_counter()
+    full = restore(model, image)
+    full_s = time.perf_counter() - start
+    start = time.perf_counter()
+    preview = restore_region(model, image, box, scores=full.scores)
+    preview_s = time.perf_counter() - start
+    scale = model.scale
+    same = full.image[box.y * scale: (box.y + box.height) * scale, box.x * scale: (box.x + box.width) * scale]
+    diff = np.abs(preview.image - same) * 255
+    write_results("preview_accuracy", {
+        "command": " ".join(sys.argv), "machine": machine(), "model": args.model, "photo": str(PHOTO),
+        "crop": [320, 320, 384, 384], "region": [box.x, box.y, box.width, box.height],
+        "full_s": round(full_s, 2), "preview_s_scores_given": round(preview_s, 2),
+        "diff_to_full_in_255ths": {"mean": float(diff.mean()), "p99": float(np.percentile(diff, 99)),
+                                   "max": float(diff.max())},
+    })
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("whole", "parts"))
+    parser.add_argument("mode", choices=("whole", "parts", "accuracy"))
     parser.add_argument("--model", default=None, help="default: whole: the reduced random model; parts: the "
                                                       "packaged default")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     pin_threads(args.threads)
-    (whole if args.mode == "whole" else parts)(args)
+    {"whole": whole, "parts": parts, "accuracy": accuracy}[args.mode](args)
 
 
 if __name__ == "__main__":
