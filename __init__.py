@@ -1,5 +1,8 @@
 """ComfyUI entry point: this repository's root is the node pack folder (custom_nodes/<this repo>).
 
+The pack uses ComfyUI's V3 schema and registers through ``comfy_entrypoint`` (ComfyUI >= 0.3.48); there is
+deliberately no ``NODE_CLASS_MAPPINGS`` here, since ComfyUI would then take its V1 path and ignore the entry point.
+
 ComfyUI imports this folder as a package under a name of its own, so the nodes are imported
 relatively (ComfyUI has its own top-level ``nodes`` module). The node code calls the core library
 ``mmrealsr_plugin``, which must be pip-installed into ComfyUI's Python; ComfyUI-Manager and
@@ -11,15 +14,12 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-if not __package__:
-    # Executed as a plain file, not as ComfyUI's package: e.g. pytest collecting a checkout whose folder name
-    # is not an identifier (``mmrealsr-plugin``) imports this file on its own. Relative imports cannot work
-    # there and no ComfyUI reads the mappings.
-    NODE_CLASS_MAPPINGS: dict = {}
-    NODE_DISPLAY_NAME_MAPPINGS: dict = {}
-else:
+if __package__:
+    # Not when executed as a plain file: pytest collecting a checkout whose folder name is not an identifier
+    # (``mmrealsr-plugin``) imports this file on its own, where relative imports cannot work and no ComfyUI
+    # looks for the entry point.
     try:
-        from .nodes.comfyui import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+        from .nodes.comfyui import comfy_entrypoint
     except ModuleNotFoundError as exc:
         if exc.name is None or exc.name.startswith(__name__):  # a file of this pack is missing: a real bug
             raise
@@ -53,4 +53,4 @@ def _warn_on_version_mismatch() -> None:
 
 _warn_on_version_mismatch()
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

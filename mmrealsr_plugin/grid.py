@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .engine import check_score, restore
+from .preview import Box, restore_region
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, ProgressFn
 from .types import LoadedModel
 
@@ -41,8 +42,12 @@ def modulation_grid(
     overlap: int = DEFAULT_OVERLAP,
     extrapolate: bool = False,
     progress: ProgressFn | None = None,
+    box: Box | None = None,
 ) -> np.ndarray:
     """Restore ``image`` (H, W, C float32) at every (noise, blur) pair and lay the results out labelled.
+
+    With ``box``, only that region is restored in each cell, as the full restore would restore it
+    (:func:`~mmrealsr_plugin.preview.restore_region`): the knob grid of a preview.
 
     Each cell is the restored image fitted into ``cell_size`` pixels on its longer side (so large
     inputs give a grid one can look at). ``progress(done, total)`` counts tiles over the whole grid.
@@ -57,7 +62,7 @@ def modulation_grid(
         check_score("noise", value, extrapolate)
     if image.ndim != 3:
         raise ValueError(f"expected one image (H, W, C), got shape {image.shape}")
-    height, width = image.shape[:2]
+    height, width = image.shape[:2] if box is None else (box.height, box.width)
     factor = cell_size / max(height * model.scale, width * model.scale)
     cell_w, cell_h = max(1, round(width * model.scale * factor)), max(1, round(height * model.scale * factor))
     font_size = max(12, cell_size // 20)
@@ -83,8 +88,12 @@ def modulation_grid(
             x = left + col * (cell_w + pad)
             if row == 0:
                 draw.text((x + cell_w // 2, margin // 2), f"blur {blur:.2f}", fill=TEXT, font=font, anchor="mm")
-            result = restore(model, image, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile, overlap=overlap,
-                             progress=tile_progress)
+            if box is None:
+                result = restore(model, image, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile,
+                                 overlap=overlap, progress=tile_progress)
+            else:
+                result = restore_region(model, image, box, blur=blur, noise=noise, extrapolate=extrapolate, tile=tile,
+                                        overlap=overlap, progress=tile_progress)
             pixels = result.image
             if pixels.shape[2] in (1, 2):
                 pixels = np.repeat(pixels[..., :1], 3, axis=2)

@@ -43,6 +43,8 @@ CORE_COMMANDS = (
     ("restore", "upscale images 4x with noise/blur control", "restore_cmd"),
     ("estimate", "print blur/noise scores as JSON", "estimate_cmd"),
     ("grid", "labelled modulation grid over noise and blur", "grid_cmd"),
+    ("preview", "restore the most detailed region (or --crop) to choose the knobs before the long run",
+     "preview_cmd"),
     ("demo", "restore a generated sample photo and write a modulation grid", "demo_cmd"),
     ("models", "list known models and where they are", "models_cmd"),
     ("convert", "convert a checkpoint into model.safetensors + config.json", "convert_cmd"),

@@ -9,7 +9,7 @@ from mmrealsr_plugin.engine import check_score
 from mmrealsr_plugin.errors import InvalidScoreError
 from mmrealsr_plugin.grid import modulation_grid
 
-from . import host, inputs
+from . import host
 from .model import ComfyModel, on_device
 from .tensors import image_to_numpy, numpy_to_image
 
@@ -23,71 +23,36 @@ def parse_values(name: str, text: str) -> list[float]:
     return [float(v) for v in values if v is not None]
 
 
-def values_input(name: str) -> tuple[str, dict]:
-    return ("STRING", {
-        "default": "0, 0.5, 1",
-        "tooltip": f"Comma-separated {name} strengths in [0, 1], one grid {'column' if name == 'blur' else 'row'} "
-                   "per value.",
-    })
+def validate_values(blur_values: object, noise_values: object) -> bool | str:
+    """Refuse malformed value lists when the prompt is queued, not halfway through a run.
 
-
-class MMRealSRModulationGrid:
-    DESCRIPTION = (
-        "Restores the image at every (noise, blur) pair and lays the results out in one labelled grid: columns are "
-        "blur values, rows are noise values. A batch gives one grid per image."
-    )
-    CATEGORY = inputs.CATEGORY
-    FUNCTION = "grid"
-    RETURN_TYPES = ("IMAGE",)
-    RETURN_NAMES = ("grid",)
-    OUTPUT_TOOLTIPS = ("The labelled grid (one per input image).",)
-
-    @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {
-            "required": {
-                "image": inputs.IMAGE,
-                "model": inputs.MODEL,
-                "blur_values": values_input("blur"),
-                "noise_values": values_input("noise"),
-                "cell_size": ("INT", {
-                    "default": 384, "min": 64, "max": 2048, "step": 32,
-                    "tooltip": "Longer side of each grid cell in pixels (results are resized to fit).",
-                }),
-                "tile": inputs.TILE,
-                "overlap": inputs.OVERLAP,
-            },
-        }
-
-    @classmethod
-    def VALIDATE_INPUTS(cls, blur_values: str, noise_values: str) -> bool | str:
-        """Refuse malformed value lists when the prompt is queued, not halfway through a run.
-
-        Values arriving through a link are not known yet at queue time; they are checked when the node runs.
-        """
-        if not (isinstance(blur_values, str) and isinstance(noise_values, str)):
-            return True
-        try:
-            parse_values("blur", blur_values)
-            parse_values("noise", noise_values)
-        except InvalidScoreError as exc:
-            return str(exc)
+    Values arriving through a link are not known yet at queue time; they are checked when the node runs.
+    """
+    if not (isinstance(blur_values, str) and isinstance(noise_values, str)):
         return True
+    try:
+        parse_values("blur", blur_values)
+        parse_values("noise", noise_values)
+    except InvalidScoreError as exc:
+        return str(exc)
+    return True
 
-    def grid(
-        self, image: torch.Tensor, model: ComfyModel, blur_values: str, noise_values: str, cell_size: int,
-        tile: int, overlap: int,
-    ) -> tuple[torch.Tensor]:
-        blurs, noises = parse_values("blur", blur_values), parse_values("noise", noise_values)
-        progress = host.progress_callback()
-        batch = image_to_numpy(image)
-        grids = []
-        with on_device(model, tile) as loaded:
-            for index, pixels in enumerate(batch):
-                def step(done: int, total: int, index: int = index) -> None:
-                    progress(index * total + done, len(batch) * total)
 
-                grids.append(modulation_grid(
-                    loaded, pixels, blurs, noises, cell_size=cell_size, tile=tile, overlap=overlap, progress=step,
-                ))
-        return (numpy_to_image(np.stack(grids)),)
+def grid_images(
+    image: torch.Tensor, model: ComfyModel, blur_values: str, noise_values: str, cell_size: int, tile: int,
+    overlap: int,
+) -> torch.Tensor:
+    """One labelled grid per image of the batch, progress counted over the whole batch."""
+    blurs, noises = parse_values("blur", blur_values), parse_values("noise", noise_values)
+    progress = host.progress_callback()
+    batch = image_to_numpy(image)
+    grids = []
+    with on_device(model, tile) as loaded:
+        for index, pixels in enumerate(batch):
+            def step(done: int, total: int, index: int = index) -> None:
+                progress(index * total + done, len(batch) * total)
+
+            grids.append(modulation_grid(
+                loaded, pixels, blurs, noises, cell_size=cell_size, tile=tile, overlap=overlap, progress=step,
+            ))
+    return numpy_to_image(np.stack(grids))

@@ -8,10 +8,9 @@ import mmrealsr_plugin
 from mmrealsr_plugin.errors import ModelNotFoundError, NotMMRealSRModelError
 from mmrealsr_plugin.registry import RegistryEntry, load_registry
 from mmrealsr_plugin.sources import fetch_remote
-from mmrealsr_plugin.types import PRECISIONS
 
 from . import host
-from .model import MODEL_TYPE, ComfyModel
+from .model import ComfyModel
 
 UPSCALE_PREFIX = "upscale_models/"
 REGISTRY_PREFIX = "registry/"
@@ -69,51 +68,13 @@ def resolve_choice(model_name: str, hub_reference: str) -> tuple[Path, str]:
     return Path(path), model_name
 
 
-class LoadMMRealSRModel:
-    DESCRIPTION = (
-        "Loads an MM-RealSR generator (.safetensors or .pth; weights only, no code is executed). Other upscale "
-        "models (ESRGAN, SwinIR ...) are refused: use ComfyUI's Load Upscale Model for those."
-    )
-    CATEGORY = "image/upscaling/MM-RealSR"
-    FUNCTION = "load"
-    RETURN_TYPES = (MODEL_TYPE,)
-    RETURN_NAMES = ("model",)
-    OUTPUT_TOOLTIPS = ("The MM-RealSR model, kept on the CPU between runs.",)
-
-    @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return {
-            "required": {
-                "model_name": (model_choices(), {
-                    "tooltip": "A file from models/mmrealsr, a file from models/upscale_models (upscale_models/...), "
-                               "or a registry model (registry/...) that is downloaded into models/mmrealsr on first "
-                               "use.",
-                }),
-                "device": (DEVICES, {
-                    "default": "auto",
-                    "tooltip": "Where the network runs: auto follows ComfyUI (--cpu, the GPU it manages).",
-                }),
-                "precision": (list(PRECISIONS), {
-                    "default": "float32",
-                    "tooltip": "Compute precision; float16/bfloat16 halve GPU memory and are faster on recent GPUs.",
-                }),
-            },
-            "optional": {
-                "hub_reference": ("STRING", {
-                    "default": "",
-                    "tooltip": "Optional Hugging Face Hub reference (hf://ORG/REPO/FILE[@REVISION], ORG/REPO:FILE "
-                               "or ORG/REPO) or registry name; when set it overrides model_name. Hub files are "
-                               "downloaded into models/mmrealsr once and verified against the Hub's checksum.",
-                }),
-            },
-        }
-
-    def load(self, model_name: str, device: str, precision: str, hub_reference: str = "") -> tuple[ComfyModel]:
-        path, label = resolve_choice(model_name, hub_reference)
-        try:
-            loaded = mmrealsr_plugin.load_model(path, device="cpu", precision=precision)
-        except NotMMRealSRModelError as exc:
-            raise NotMMRealSRModelError(
-                f"{label}: {exc} Load other upscalers (ESRGAN, SwinIR ...) with ComfyUI's Load Upscale Model node."
-            ) from exc
-        return (ComfyModel(loaded, device, label),)
+def load(model_name: str, device: str, precision: str, hub_reference: str = "") -> ComfyModel:
+    """The loader node's work: resolve the choice, load on the CPU (each node moves it to its device for its run)."""
+    path, label = resolve_choice(model_name, hub_reference)
+    try:
+        loaded = mmrealsr_plugin.load_model(path, device="cpu", precision=precision)
+    except NotMMRealSRModelError as exc:
+        raise NotMMRealSRModelError(
+            f"{label}: {exc} Load other upscalers (ESRGAN, SwinIR ...) with ComfyUI's Load Upscale Model node."
+        ) from exc
+    return ComfyModel(loaded, device, label)

@@ -21,7 +21,7 @@ from mmrealsr_plugin.atomic import atomic_path
 from .mmrealsr_gimp.channel import CONFIG_NAME, PROTOCOL
 
 PLUGIN_NAME = "mmrealsr_gimp"
-PLUGIN_FILES = ("mmrealsr_gimp.py", "channel.py", "gimp_pixels.py")
+PLUGIN_FILES = ("mmrealsr_gimp.py", "channel.py", "gimp_pixels.py", "live_preview.py")
 """What is copied into the profile (the package's __init__.py is not needed by GIMP)."""
 
 
@@ -52,7 +52,7 @@ def install(profile: Path | None, model: str | None, device: str | None) -> Path
     main = target / f"{PLUGIN_NAME}.py"
     main.chmod(main.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
     config = {"protocol": PROTOCOL, "command": worker_command(), "model": model, "device": device,
-              "max_pixels": settings.max_pixels()}
+              "max_pixels": settings.max_pixels(), "warm": True}
     with atomic_path(target / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(config, indent=2) + "\n", "utf-8")
     return target

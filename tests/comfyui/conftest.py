@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 from safetensors.numpy import save_file
 
+from mmrealsr_plugin.archs.mmrealsr import MMRealSRConfig
 from mmrealsr_plugin.testing import save_random_model
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -35,9 +36,15 @@ MAIN = RUNTIME / "ComfyUI" / "main.py"
 START_TIMEOUT_S = 180
 HUB_SERVER = CHECKOUT / "tests" / "hub" / "hub_server.py"
 HUB_TOKEN, HUB_USER = "hf_comfyui_tests_token", "tester"
-PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid")
+PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid",
+              "MMRealSRPreview")
 FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png",
-         "alpha": "alpha.png", "dark": "dark.png"}
+         "alpha": "alpha.png", "dark": "dark.png", "upscale": "tiny-mmrealsr.safetensors", "example": "example.png"}
+SPANDREL_CONFIG = MMRealSRConfig(
+    num_feat=8, num_block=1, num_grow_ch=4, embed_dim=512, estimator_feats=(8, 16), estimator_blocks=(1, 1),
+    estimator_downscales=(2, 1), estimator_hidden=512,
+)
+"""A small model spandrel (Load Upscale Model) also loads: spandrel fixes the embedding and estimator widths."""
 
 
 class HTTPStatusError(Exception):
@@ -174,10 +181,12 @@ def populate(base: Path) -> None:
     (base / "models" / "upscale_models").mkdir(parents=True)
     foreign = base / "models" / "upscale_models" / FILES["foreign"]
     save_file({"conv.weight": np.ones((3, 3, 3, 3), np.float32)}, str(foreign))
+    save_random_model(base / "models" / "upscale_models" / FILES["upscale"], SPANDREL_CONFIG, seed=5)
     (base / "input").mkdir()
     save_png(sample_image(40, 48, seed=1), base / "input" / FILES["image"])
     save_png(sample_image(1024, 2048, seed=2), base / "input" / FILES["big"])  # 8192 tiles of 16 px
     save_png(sample_image(40, 48, seed=4) * 0.1, base / "input" / FILES["dark"])
+    save_png(sample_image(48, 40, seed=6), base / "input" / FILES["example"])  # the example workflows' input
     rgb = sample_image(36, 44, seed=3)
     alpha = np.clip(np.linspace(-0.5, 1.5, 44, dtype=np.float32)[None, :, None].repeat(36, axis=0), 0, 1)
     save_png(np.concatenate([rgb, alpha], axis=-1), base / "input" / FILES["alpha"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmrealsr_plugin.errors import InvalidScoreError, ModelNotFoundError
-from mmrealsr_plugin.nodes.comfyui.grid import MMRealSRModulationGrid, parse_values
+from mmrealsr_plugin.errors import InvalidScoreError, ModelNotFoundError, NotMMRealSRModelError, UsageError
+from mmrealsr_plugin.nodes.comfyui.grid import parse_values, validate_values
+from mmrealsr_plugin.nodes.comfyui.model import as_model
+from mmrealsr_plugin.nodes.comfyui.preview import region_of, validate_crop
+from mmrealsr_plugin.preview import Box
 from mmrealsr_plugin.nodes.comfyui.loader import fetch_registry_model
 from mmrealsr_plugin.nodes.comfyui.restore import with_alpha
 from mmrealsr_plugin.nodes.comfyui.tensors import mask_as_alpha
@@ -27,11 +31,11 @@ def test_package_imports_without_comfyui() -> None:
         "leaked = sorted(m for m in sys.modules if m in ('folder_paths', 'nodes', 'server', 'execution') "
         "or m.split('.')[0] in ('comfy', 'comfy_extras', 'comfy_api', 'comfy_execution'))\n"
         "assert not leaked, leaked\n"
-        "print(len(pack.NODE_CLASS_MAPPINGS))\n"
+        "import inspect; print(inspect.iscoroutinefunction(pack.comfy_entrypoint))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "4"
+    assert out.stdout.strip() == "True"
 
 
 def test_root_entry_point_exports_what_comfyui_reads() -> None:
@@ -43,11 +47,10 @@ def test_root_entry_point_exports_what_comfyui_reads() -> None:
         spec.loader.exec_module(module)
     finally:
         sys.modules.pop(spec.name, None)
-    assert set(module.NODE_CLASS_MAPPINGS) == set(module.NODE_DISPLAY_NAME_MAPPINGS)
-    web = CHECKOUT / module.WEB_DIRECTORY
-    for node_id, cls in module.NODE_CLASS_MAPPINGS.items():
-        assert (web / "docs" / f"{node_id}.md").is_file(), f"no docs for {node_id}"
-        assert cls.DESCRIPTION and cls.CATEGORY and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
+    # V3 only: with NODE_CLASS_MAPPINGS present ComfyUI would take its V1 path and never call the entry point.
+    assert not hasattr(module, "NODE_CLASS_MAPPINGS")
+    assert inspect.iscoroutinefunction(module.comfy_entrypoint)
+    assert (CHECKOUT / module.WEB_DIRECTORY / "docs").is_dir()
 
 
 def test_root_entry_point_run_as_a_plain_file_registers_nothing_and_does_not_fail() -> None:
@@ -56,7 +59,7 @@ def test_root_entry_point_run_as_a_plain_file_registers_nothing_and_does_not_fai
     module = importlib.util.module_from_spec(spec)
     module.__package__ = ""
     spec.loader.exec_module(module)
-    assert module.NODE_CLASS_MAPPINGS == {} and module.NODE_DISPLAY_NAME_MAPPINGS == {}
+    assert not hasattr(module, "comfy_entrypoint") and not hasattr(module, "NODE_CLASS_MAPPINGS")
 
 
 def test_parse_values_accepts_lists_and_refuses_bad_values() -> None:
@@ -64,8 +67,32 @@ def test_parse_values_accepts_lists_and_refuses_bad_values() -> None:
     for bad in ("", "0, 1.5", "0, x", "nan"):
         with pytest.raises(InvalidScoreError):
             parse_values("blur", bad)
-    assert MMRealSRModulationGrid.VALIDATE_INPUTS("0, 1", "0.5") is True
-    assert "outside [0, 1]" in MMRealSRModulationGrid.VALIDATE_INPUTS("0, 2", "0.5")
+    assert validate_values("0, 1", "0.5") is True
+    assert "outside [0, 1]" in validate_values("0, 2", "0.5")
+    assert validate_values(["link", 0], "0.5") is True  # a linked value is checked when the node runs
+
+
+def test_preview_crop_is_auto_or_a_region_inside_the_image() -> None:
+    pixels = np.zeros((40, 60, 3), np.float32)
+    pixels[20:30, 40:50] = np.random.default_rng(0).random((10, 10, 3))
+    box = region_of(pixels, "auto", 16)
+    assert (box.width, box.height) == (16, 16) and box.x <= 40 < 50 <= box.x + 16 and box.y <= 20 < 30 <= box.y + 16
+    assert region_of(pixels, " 1, 2, 3, 4 ", 16) == Box(1, 2, 3, 4)
+    assert validate_crop("auto") is True and validate_crop("1,2,3,4") is True
+    assert "X,Y,WIDTH,HEIGHT" in validate_crop("1,2,3")
+    with pytest.raises(UsageError, match="outside the 60x40 image"):
+        region_of(pixels, "50,0,20,20", 16)
+
+
+def test_upscale_model_input_that_is_not_mm_realsr_is_refused_by_name() -> None:
+    class Architecture:
+        id = "ESRGAN"
+
+    class Descriptor:
+        architecture, model = Architecture(), torch.nn.Identity()
+
+    with pytest.raises(NotMMRealSRModelError, match="holds a network of spandrel.s architecture .ESRGAN. from Load Upscale Model"):
+        as_model(Descriptor())
 
 
 def test_mask_becomes_alpha_resized_and_broadcast() -> None:

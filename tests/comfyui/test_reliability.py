@@ -77,7 +77,7 @@ def test_hub_models_with_one_file_name_never_replace_each_other_or_the_users_fil
         model = mmrealsr_plugin.load_model(downloaded, device="cpu")
         expected = mmrealsr_plugin.restore(model, _input(comfy), blur=0.4, noise=0.6, tile=32, overlap=8).image
         assert np.abs(outputs[repo] - expected).max() <= TOLERANCE
-    listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
+    listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][1]["options"]
     assert "tester/first@main/model.safetensors" in listed and "tester/second@main/model.safetensors" in listed
 
 

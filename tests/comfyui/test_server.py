@@ -22,13 +22,25 @@ EXPECTED_INPUTS = {
     "MMRealSRRestore": ({"image", "model", "blur", "blur_auto", "noise", "noise_auto", "tile", "overlap"}, {"mask"}),
     "MMRealSRModulationGrid": (
         {"image", "model", "blur_values", "noise_values", "cell_size", "tile", "overlap"}, set()),
+    "MMRealSRPreview": ({"image", "model", "blur", "blur_auto", "noise", "noise_auto", "crop", "crop_size", "tile",
+                         "overlap"}, set()),
 }
+PACK_NODES = tuple(EXPECTED_INPUTS)
 EXPECTED_OUTPUTS = {
     "LoadMMRealSRModel": ["MMREALSR_MODEL"],
     "MMRealSREstimateDegradation": ["FLOAT", "FLOAT"],
     "MMRealSRRestore": ["IMAGE", "MASK", "FLOAT", "FLOAT"],
     "MMRealSRModulationGrid": ["IMAGE"],
+    "MMRealSRPreview": ["IMAGE", "IMAGE", "FLOAT", "FLOAT"],
 }
+EXPECTED_OUTPUT_NAMES = {
+    "LoadMMRealSRModel": ["model"],
+    "MMRealSREstimateDegradation": ["blur", "noise"],
+    "MMRealSRRestore": ["image", "mask", "blur", "noise"],
+    "MMRealSRModulationGrid": ["grid"],
+    "MMRealSRPreview": ["preview", "region", "blur", "noise"],
+}
+WIDGET_TYPES = ("COMBO", "INT", "FLOAT", "STRING", "BOOLEAN")
 TOLERANCE = 1 / 255 + 1e-6
 """SaveImage truncates to 8 bits, so a saved pixel is at most one step below the float result."""
 
@@ -65,8 +77,13 @@ def test_object_info_lists_every_node_with_its_inputs(comfy) -> None:
         assert set(info["input"]["required"]) == required
         assert set(info["input"].get("optional", {})) == optional
         assert info["output"] == EXPECTED_OUTPUTS[node_id]
+        assert info["output_name"] == EXPECTED_OUTPUT_NAMES[node_id]
         assert info["category"] == "image/upscaling/MM-RealSR"
         assert info["description"]
+        assert info["python_module"].startswith("custom_nodes."), info["python_module"]
+        assert (CHECKOUT / "web" / "docs" / f"{node_id}.md").is_file(), f"no docs for {node_id}"
+        if "model" in info["input"]["required"] and node_id != "LoadMMRealSRModel":
+            assert info["input"]["required"]["model"][0] == "MMREALSR_MODEL,UPSCALE_MODEL"
         for group in ("required", "optional"):
             for name, spec in info["input"].get(group, {}).items():
                 assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
@@ -75,7 +92,9 @@ def test_object_info_lists_every_node_with_its_inputs(comfy) -> None:
         assert restore[knob][0] == "FLOAT"
         assert {k: restore[knob][1][k] for k in ("min", "max", "step", "display")} == {
             "min": 0.0, "max": 1.0, "step": 0.01, "display": "slider"}
-    models = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
+    models = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"]
+    assert models[0] == "COMBO"
+    models = models[1]["options"]
     assert comfy.files["model"] in models
     assert "upscale_models/" + comfy.files["foreign"] in models
 
@@ -162,7 +181,8 @@ def test_hub_reference_is_downloaded_into_the_models_folder(comfy, tmp_path: Pat
     model = mmrealsr_plugin.load_model(downloaded, device="cpu")
     expected = mmrealsr_plugin.restore(model, read_input(comfy, comfy.files["image"]), tile=32, overlap=8).image
     assert np.abs(saved - expected).max() <= TOLERANCE
-    listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"][0]
+    listed = comfy.request("/object_info/LoadMMRealSRModel")["LoadMMRealSRModel"]["input"]["required"]["model_name"]
+    listed = listed[1]["options"]
     assert "tester/tiny-mmrealsr@main/hub-model.safetensors" in listed
 
 
@@ -212,8 +232,104 @@ def test_example_workflows_use_only_known_nodes(comfy) -> None:
             if info["python_module"].startswith("custom_nodes"):
                 widgets = [name for group in ("required", "optional")
                            for name, spec in info["input"].get(group, {}).items()
-                           if isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")]
+                           if isinstance(spec[0], list) or spec[0] in WIDGET_TYPES]
                 assert len(node.get("widgets_values", [])) == len(widgets), f"{path.name}: node {node['id']} widgets"
         for link_id, source, _, target, _, kind in workflow["links"]:
             assert source in ids and target in ids, f"{path.name}: link {link_id} dangles"
             assert kind in ("IMAGE", "MASK", "FLOAT", "MMREALSR_MODEL"), f"{path.name}: link {link_id} type {kind}"
+
+
+def api_graph(workflow: dict, catalogue: dict, replace: dict[str, str]) -> dict:
+    """A UI-format workflow as the API-format prompt the frontend would queue (widget values in input order,
+    links override linked widgets); ``replace`` swaps widget values (the model file the test server has)."""
+    links = {link[0]: link for link in workflow["links"]}
+    graph = {}
+    for node in workflow["nodes"]:
+        info = catalogue[node["type"]]
+        linked = {slot["name"]: links[slot["link"]] for slot in node.get("inputs", []) if slot.get("link") is not None}
+        values = iter(node.get("widgets_values", []))
+        inputs: dict[str, object] = {}
+        for group in ("required", "optional"):
+            for name in info["input_order"].get(group, []):
+                spec = info["input"][group][name]
+                if isinstance(spec[0], list) or spec[0] in WIDGET_TYPES:
+                    value = next(values)
+                    inputs[name] = replace.get(value, value) if isinstance(value, str) else value
+                if name in linked:
+                    source = linked[name]
+                    inputs[name] = [str(source[1]), source[2]]
+        graph[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return graph
+
+
+@pytest.mark.parametrize("name", ["mmrealsr_estimate_and_restore.json", "mmrealsr_modulation_grid.json"])
+def test_example_workflows_run_unchanged(comfy, name: str) -> None:
+    """The saved workflows (UI format, as shipped) queue and run: same node ids, inputs and widget order."""
+    catalogue = {node: comfy.request(f"/object_info/{node}")[node]
+                 for node in ("LoadImage", "SaveImage", *PACK_NODES)}
+    workflow = json.loads((CHECKOUT / "example_workflows" / name).read_text("utf-8"))
+    graph = api_graph(workflow, catalogue, {"MMRealSRGAN.pth": comfy.files["model"]})
+    for node in graph.values():  # the tiny test model on a small image: keep it quick
+        if "tile" in node["inputs"]:
+            node["inputs"].update(tile=32, overlap=8)
+        if "cell_size" in node["inputs"]:
+            node["inputs"]["cell_size"] = 64
+    entry = comfy.run(graph)
+    saved = [out for out in entry["outputs"].values() if "images" in out]
+    assert len(saved) == 1 and saved[0]["images"], entry["outputs"]
+
+
+def test_upscale_model_from_load_upscale_model_runs_with_the_knobs(comfy) -> None:
+    """ComfyUI's own loader (spandrel) feeding our Restore: the engine runs it, knobs and fixed scores included."""
+    graph = restore_graph(comfy, comfy.files["image"], {})  # Estimate -> Restore's knobs, as in the example
+    graph["2"] = {"class_type": "UpscaleModelLoader", "inputs": {"model_name": comfy.files["upscale"]}}
+    entry = comfy.run(graph)
+    saved = comfy.output_image(entry["outputs"]["5"]["images"][0])
+
+    model = mmrealsr_plugin.load_model(comfy.base / "models" / "upscale_models" / comfy.files["upscale"], device="cpu")
+    pixels = read_input(comfy, comfy.files["image"])
+    scores = mmrealsr_plugin.estimate(model, pixels)
+    blur, noise = float(scores.blur[0]), float(scores.noise[0])
+    assert entry["outputs"]["3"]["text"] == [f"image 0: blur {blur:.3f}, noise {noise:.3f}"]
+    expected = mmrealsr_plugin.restore(model, pixels, blur=blur, noise=noise, tile=32, overlap=8).image
+    assert np.abs(saved - expected).max() <= TOLERANCE
+    other = mmrealsr_plugin.restore(model, pixels, blur=1 - blur, noise=1 - noise, tile=32, overlap=8).image
+    assert np.abs(saved - other).max() > 10 * TOLERANCE, "the knobs did not reach the network"
+
+
+def test_preview_node_equals_that_region_of_restore(comfy) -> None:
+    """The preview is the same engine: its region equals Restore's output there (SaveImage's 8-bit step)."""
+    graph = restore_graph(comfy, comfy.files["image"], {"blur_auto": True, "noise_auto": True, "tile": 0})
+    del graph["3"]
+    graph["4"]["inputs"].update(blur=0.5, noise=0.5)
+    graph["6"] = {"class_type": "MMRealSRPreview", "inputs": {
+        "image": ["1", 0], "model": ["2", 0], "blur": 0.5, "blur_auto": True, "noise": 0.5, "noise_auto": True,
+        "crop": "8,4,24,16", "crop_size": 256, "tile": 0, "overlap": 8}}
+    graph["7"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 1], "filename_prefix": "region"}}
+    graph["8"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "preview"}}
+    entry = comfy.run(graph)
+    full = comfy.output_image(entry["outputs"]["5"]["images"][0])
+    region = comfy.output_image(entry["outputs"]["7"]["images"][0])
+    side = comfy.output_image(entry["outputs"]["8"]["images"][0])
+    assert region.shape == (16 * 4, 24 * 4, 3)
+    assert side.shape[0] == 64 and side.shape[1] > 2 * 96
+    assert np.abs(region - full[16:80, 32:128]).max() <= TOLERANCE
+    assert entry["outputs"]["6"]["text"][0].endswith("region 8,4,24,16")
+    assert entry["outputs"]["6"]["text"][0].startswith(entry["outputs"]["4"]["text"][0])
+
+
+def test_preview_crop_outside_the_image_is_a_clear_error_and_bad_text_is_refused_at_queue(comfy) -> None:
+    graph = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": comfy.files["image"]}},
+        "2": loader(comfy.files["model"]),
+        "6": {"class_type": "MMRealSRPreview", "inputs": {
+            "image": ["1", 0], "model": ["2", 0], "blur": 0.5, "blur_auto": False, "noise": 0.5, "noise_auto": False,
+            "crop": "40,0,32,32", "crop_size": 256, "tile": 0, "overlap": 8}},
+        "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "bad"}},
+    }
+    entry = comfy.wait(comfy.queue(graph))
+    failure = next(data for kind, data in entry["status"]["messages"] if kind == "execution_error")
+    assert "outside the 48x40 image" in failure["exception_message"]
+    graph["6"]["inputs"]["crop"] = "1,2"
+    status, body = comfy.try_queue(graph)
+    assert status == 400 and "X,Y,WIDTH,HEIGHT" in json.dumps(body["node_errors"]["6"])

@@ -65,6 +65,13 @@ class Gimp:
     def plugin_dir(self) -> Path:
         return plugin_folder(self.profile)
 
+    def worker_log(self, gimp_pid: int) -> Path:
+        """The log of the warm worker GIMP process ``gimp_pid`` started (in the GIMP root's /tmp, as root)."""
+        from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp.channel import WarmWorker, WorkerConfig
+
+        name = WarmWorker(WorkerConfig.load(self.plugin_dir), gimp_pid).name
+        return self.root / "tmp" / "mmrealsr-gimp-0" / f"{name}.log"
+
     def command(self, argv: list[str], **env: str) -> list[str]:
         """argv run inside the GIMP root with a clean environment and this session's HOME."""
         variables = [f"HOME={self.home}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "NO_AT_BRIDGE=1"]

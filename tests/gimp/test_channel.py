@@ -29,7 +29,7 @@ def test_install_writes_an_executable_plugin_and_its_config(installed, tiny_mode
     assert main_file.read_text().startswith("#!/usr/bin/env python3\n")
     config = json.loads((installed / channel.CONFIG_NAME).read_text())
     assert config == {"protocol": channel.PROTOCOL, "command": worker_command(), "model": str(tiny_model_path),
-                      "device": "cpu", "max_pixels": settings.max_pixels()}
+                      "device": "cpu", "max_pixels": settings.max_pixels(), "warm": True}
 
 
 def test_uninstall_removes_only_our_folder(installed, capsys):

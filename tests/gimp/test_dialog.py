@@ -1,4 +1,4 @@
-"""The plug-in's dialog in a real gimp-3.0 under Xvfb: shown, screenshot kept, accepted with Return.
+"""The plug-in's dialog in a real gimp-3.0 under Xvfb: shown with its live preview, screenshot kept, accepted with Return.
 
 batch_dialog.py calls the procedure INTERACTIVE (GIMP opens the dialog and waits), this test waits
 for the window, keeps a screenshot, presses Return with xdotool, then lets the script call it again
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.gimp
 HERE = Path(__file__).resolve().parent
 DIALOG_TITLE = "MM-RealSR Super-Resolution"
 WINDOW_TIMEOUT = 240
+PREVIEW_TIMEOUT = 120
 GIMP_TIMEOUT = 300
 KNOBS = {"auto_noise": True, "auto_blur": False, "blur": 0.1}
 """Noise automatic (its slider is pre-filled with the estimate), blur set by hand."""
@@ -76,7 +77,13 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
         )
         window = find.stdout.split()[0] if find.stdout.split() else None
         assert window, f"the dialog never showed: {find.stderr}"
-        time.sleep(2)  # let GTK finish drawing before the screenshot
+        worker_log = gimp.worker_log(app.pid)
+        deadline = time.monotonic() + PREVIEW_TIMEOUT
+        while time.monotonic() < deadline and "served preview" not in (
+                worker_log.read_text() if worker_log.exists() else ""):
+            time.sleep(0.2)
+        preview_served = worker_log.exists() and "served preview" in worker_log.read_text()
+        time.sleep(2)  # let GTK draw the preview before the screenshot
         subprocess.run(gimp.command(["import", "-window", "root", str(shot)], DISPLAY=display), check=True, timeout=60)
         subprocess.run(
             gimp.command(["xdotool", "windowfocus", "--sync", window, "key", "Return"], DISPLAY=display),
@@ -97,6 +104,8 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
 
     results = gimp.results(results_file, app.returncode, output, "", "dialog")
     assert shot.stat().st_size > 0
+    assert preview_served, f"the dialog's live preview was never computed; GIMP's output:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
     model = load_model(str(gimp.model), device="cpu")
     restored = restore(model, pixels.astype(np.float32) / 255, blur=KNOBS["blur"])
     expected, noise = restored.image, float(restored.scores.noise[0])

@@ -1,20 +1,29 @@
 """The channel between the plug-in (GIMP's own python3) and the project's environment (the worker).
 
-GIMP's Python cannot import torch from the project's environment, so the plug-in starts the command
-recorded at install time (``mmrealsr gimp install``), hands it float32 ``.npy`` files in a private
-temp folder and reads one JSON event per stdout line back: progress per tile, scores, errors.
+GIMP's Python cannot import torch from the project's environment, so the plug-in runs the command recorded at
+install time (``mmrealsr gimp install``), hands it float32 ``.npy`` files in a private temp folder and reads one
+JSON event per line back: progress per tile, scores, errors. An install marked ``warm`` keeps one worker per GIMP
+session (``worker --serve``, see nodes/gimp/server.py): started on the first call, reached through a socket (a
+named pipe on Windows) with a secret key, so the model stays loaded; otherwise every call starts the command and
+reads its stdout. Both ways the events are the same and checked the same way.
 Stdlib and numpy only: this file runs under GIMP's Python and is also imported by the worker, so both
 sides share one definition of the events.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +38,11 @@ DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "GI_TYPELIB_PATH", "LD_LIBRARY_PATH",
 """Variables GIMP (or an AppImage's AppRun) sets for its own Python; they would break the project's one."""
 FLATPAK_INFO = "/.flatpak-info"
 STDERR_TAIL = 1500
+TASKS = ("estimate", "restore", "preview")
+IDLE_S = 600
+"""A warm worker ends after this many seconds without a call, and always when GIMP ends (nodes/gimp/README.md)."""
+START_TIMEOUT_S = 120
+"""How long the first call of a session waits for a new warm worker to listen (imports, not the model)."""
 
 
 class ChannelError(Exception):
@@ -44,6 +58,8 @@ class WorkerConfig:
     device: str | None = None
     max_pixels: int = 0
     """The environment's input pixel limit (MMREALSR_MAX_PIXELS) when it was installed; 0: none recorded."""
+    warm: bool = False
+    """Keep one worker per GIMP session (``--serve``) instead of starting the command for every call."""
     path: Path | None = None
 
     @classmethod
@@ -70,8 +86,11 @@ class WorkerConfig:
         max_pixels = data.get("max_pixels", 0)
         if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 0:
             raise ChannelError(f"{path}: 'max_pixels' must be a whole number >= 0, got {max_pixels!r}")
+        warm = data.get("warm", False)
+        if not isinstance(warm, bool):
+            raise ChannelError(f"{path}: 'warm' must be true or false, got {warm!r}; rerun `mmrealsr gimp install`")
         return cls(command=command, model=data.get("model"), device=data.get("device"), max_pixels=max_pixels,
-                   path=path)
+                   warm=warm, path=path)
 
     def check_size(self, name: str, width: int, height: int) -> None:
         """Refuse an area above the pixel limit before any of it is read (the 4x result is 16 times larger)."""
@@ -91,6 +110,8 @@ class Knobs:
     noise: float | None = None
     tile: int = 384  # mmrealsr_plugin.tiling.DEFAULT_TILE (GIMP's Python cannot import the library)
     model: str | None = None
+    box: tuple[int, int, int, int] | None = None
+    """preview: the region (x, y, width, height) of the single image to restore."""
 
 
 @dataclass
@@ -193,8 +214,9 @@ def temp_root() -> str | None:
     return None
 
 
-def worker_argv(config: WorkerConfig, task: str, inputs: list[str], outputs: list[str], knobs: Knobs) -> list[str]:
-    argv = [*host_prefix(), *config.command, "--task", task]
+def task_arguments(config: WorkerConfig, task: str, inputs: list[str], outputs: list[str], knobs: Knobs) -> list[str]:
+    """The worker's arguments for one call (after its command, or sent to a warm worker)."""
+    argv = ["--task", task]
     for name in inputs:
         argv += ["--input", name]
     for name in outputs:
@@ -204,18 +226,23 @@ def worker_argv(config: WorkerConfig, task: str, inputs: list[str], outputs: lis
         argv += ["--model", model]
     if config.device:
         argv += ["--device", config.device]
-    if task == "restore":
+    if task in ("restore", "preview"):
         argv += ["--blur", "auto" if knobs.blur is None else repr(float(knobs.blur))]
         argv += ["--noise", "auto" if knobs.noise is None else repr(float(knobs.noise))]
         argv += ["--tile", str(int(knobs.tile))]
+    if task == "preview" and knobs.box is not None:
+        argv += ["--box", ",".join(str(int(v)) for v in knobs.box)]
     return argv
 
 
-def _start(argv: list[str], folder: str, stderr_file) -> subprocess.Popen:
+def worker_argv(config: WorkerConfig, task: str, inputs: list[str], outputs: list[str], knobs: Knobs) -> list[str]:
+    return [*host_prefix(), *config.command, *task_arguments(config, task, inputs, outputs, knobs)]
+
+
+def _start(argv: list[str], folder: str, stderr_file, **options) -> subprocess.Popen:
     try:
         return subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=stderr_file, stdin=subprocess.DEVNULL, cwd=folder,
-            env=clean_environment(), text=True, bufsize=1,
+            argv, stderr=stderr_file, stdin=subprocess.DEVNULL, cwd=folder, env=clean_environment(), **options
         )
     except OSError as exc:
         raise ChannelError(
@@ -231,6 +258,8 @@ EVENT_FIELDS: dict[str, dict[str, type]] = {
     "error": {"message": str},
     "done": {},
 }
+ANSWERS = ("done", "error")
+"""The events that end a call."""
 """The fields each event must carry; other event kinds are ignored (a newer worker may send more)."""
 
 
@@ -262,23 +291,244 @@ def _malformed(kind: object, problem: str) -> ChannelError:
     return _mismatch(f"the MM-RealSR environment sent a malformed {kind!r} event ({problem})")
 
 
+def address_family(address: str) -> str:
+    """multiprocessing's family for a warm worker's address: a Windows named pipe or a Unix socket."""
+    return "AF_PIPE" if address.startswith("\\\\.\\pipe\\") else "AF_UNIX"
+
+
+def _private_folder() -> Path:
+    """A folder only this user may enter, for the warm worker's socket, key and log."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    folder = Path(temp_root() or tempfile.gettempdir()) / f"mmrealsr-gimp-{user}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.stat()
+    except OSError as exc:
+        raise ChannelError(f"cannot create {folder} for the MM-RealSR worker ({exc.strerror or exc})") from None
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
+        raise ChannelError(f"{folder} belongs to another user or others may enter it; remove it and try again")
+    return folder
+
+
+@dataclass(frozen=True)
+class WarmWorker:
+    """Where the warm worker of one GIMP process (``owner``) and one environment listens, its key and its log.
+
+    The name holds a digest of the recorded command, so a reinstall from another environment while GIMP runs gets
+    a worker of its own (the old one ends when idle) instead of calls served by the environment it replaced.
+    """
+
+    config: WorkerConfig
+    owner: int
+
+    @property
+    def folder(self) -> Path:
+        return _private_folder()
+
+    @property
+    def name(self) -> str:
+        digest = hashlib.sha256(json.dumps([PROTOCOL, *self.config.command]).encode("utf-8")).hexdigest()[:10]
+        return f"worker-{self.owner}-{digest}"
+
+    @property
+    def address(self) -> str:
+        if os.name == "nt":
+            return f"\\\\.\\pipe\\mmrealsr-gimp-{os.environ.get('USERNAME', 'user')}-{self.name}"
+        return str(self.folder / f"{self.name}.sock")
+
+    @property
+    def key_file(self) -> Path:
+        return self.folder / f"{self.name}.key"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / f"{self.name}.log"
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_file.read_text("utf-8", errors="replace").strip()[-STDERR_TAIL:] or "(no output)"
+        except OSError:
+            return "(no log)"
+
+    def _connect(self) -> Connection:
+        return Client(self.address, address_family(self.address), authkey=self.key_file.read_bytes())
+
+    def open(self, on_progress: Callable[[float, str], None]) -> Connection:
+        """A connection to this session's worker, starting one first when none answers."""
+        if self.key_file.exists():
+            try:
+                return self._connect()
+            except (OSError, EOFError, AuthenticationError):
+                on_progress(0.0, "MM-RealSR: the previous worker of this session is gone; starting a new one")
+        else:
+            on_progress(0.0, "MM-RealSR: starting the worker (once per GIMP session)")
+        return self._start()
+
+    def _start(self) -> Connection:
+        descriptor = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+        argv = [*host_prefix(), *self.config.command, "--serve", self.address, "--key-file", str(self.key_file),
+                "--idle", str(IDLE_S)]
+        if os.name == "posix" and not in_flatpak():  # inside the sandbox GIMP's process id means nothing on the host
+            argv += ["--owner", str(self.owner)]
+        detached = ({"start_new_session": True} if os.name == "posix" else
+                    {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS})
+        with open(self.log_file, "ab") as log:
+            process = _start(argv, str(self.folder), log, stdout=subprocess.DEVNULL, **detached)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise ChannelError(
+                    f"the MM-RealSR worker ended with status {process.returncode} as it started (command: "
+                    f"{' '.join(argv[:3])} ...). Its log ({self.log_file}):\n{self.log_tail()}"
+                )
+            try:
+                return self._connect()
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    process.kill()
+                    raise ChannelError(f"the MM-RealSR worker did not answer within {START_TIMEOUT_S} s; its log "
+                                       f"({self.log_file}):\n{self.log_tail()}") from None
+                time.sleep(0.05)
+
+
+CALL_PREFIX = "mmrealsr-gimp-call-"
+
+
+def _sweep_calls_of_dead_plugins() -> None:
+    """Remove the temp folders of plug-in processes GIMP killed (Cancel) before they could clean up (POSIX)."""
+    if os.name != "posix":
+        return
+    for folder in Path(temp_root() or tempfile.gettempdir()).glob(f"{CALL_PREFIX}*"):
+        try:
+            pid = int(folder.name[len(CALL_PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
+
+
+class Stopped(ChannelError):
+    """The caller stopped the call (a live preview made stale by a newer knob value, or its dialog closing)."""
+
+
+def _received(connection: Connection, stop: Callable[[], bool] | None) -> Iterator[str]:
+    while True:
+        try:
+            if stop is not None:
+                while not connection.poll(0.05):
+                    if stop():
+                        raise Stopped("stopped")  # closing the connection cancels the worker's call
+            yield connection.recv_bytes().decode("utf-8", errors="replace")
+        except (EOFError, OSError):
+            return
+
+
+@dataclass
+class _Answer:
+    scores: list[tuple[float, float] | None]
+    error: str | None = None
+    done: bool = False
+
+
+def _read_events(lines, images: int, on_progress: Callable[[float, str], None], abort: Callable[[], None]) -> _Answer:
+    """Every event checked field by field before use; a malformed one aborts the worker's call."""
+    answer = _Answer(scores=[None] * images)
+    for line in lines:
+        try:
+            event = decode_event(line)
+            problem = None if event is None else _event_problem(event, images)
+            if problem:
+                raise _malformed(event.get("event"), problem)
+        except ChannelError:
+            abort()
+            raise
+        if event is None:
+            continue
+        kind = event.get("event")
+        if kind == "progress":
+            fraction = (event["item"] + event["done"] / max(1, event["total"])) / max(1, event["items"])
+            on_progress(min(1.0, fraction), f"MM-RealSR: tile {event['done']}/{event['total']}")
+        elif kind == "scores":
+            answer.scores[event["item"]] = (float(event["blur"]), float(event["noise"]))
+        elif kind == "error":
+            answer.error = event["message"]
+        elif kind == "done":
+            answer.done = True
+        if kind in ANSWERS:
+            break
+    return answer
+
+
+def _run_once(config: WorkerConfig, arguments: list[str], folder: str, images: int,
+              on_progress: Callable[[float, str], None]) -> _Answer:
+    """Start the command for this one call and read its stdout."""
+    argv = [*host_prefix(), *config.command, *arguments]
+    on_progress(0.0, "MM-RealSR: loading the model")
+    with open(os.path.join(folder, "stderr.txt"), "w+", encoding="utf-8", errors="replace") as stderr_file:
+        process = _start(argv, folder, stderr_file, stdout=subprocess.PIPE, text=True, bufsize=1)
+        with process:
+            answer = _read_events(process.stdout, images, on_progress, process.kill)
+            for _ in process.stdout:  # drain, so the worker is never blocked on a full pipe
+                pass
+        stderr_file.seek(0)
+        stderr_text = stderr_file.read()
+    if answer.error is None:
+        if process.returncode == 0 and not answer.done:
+            raise _mismatch(f"the MM-RealSR environment ({' '.join(argv[:3])} ...) ended without reporting a result")
+        if process.returncode != 0 or not answer.done:
+            tail = stderr_text.strip()[-STDERR_TAIL:] or "(no output)"
+            raise ChannelError(
+                f"the MM-RealSR environment exited with status {process.returncode} "
+                f"(command: {' '.join(argv[:3])} ...). Its last output:\n{tail}"
+            )
+    return answer
+
+
+def _run_warm(worker: WarmWorker, arguments: list[str], images: int,
+              on_progress: Callable[[float, str], None], stop: Callable[[], bool] | None = None) -> _Answer:
+    """Send the call to this GIMP session's worker (started when needed) and read its events."""
+    connection = worker.open(on_progress)
+    with connection:
+        try:
+            connection.send_bytes(json.dumps({"argv": arguments}).encode("utf-8"))
+        except OSError as exc:
+            raise ChannelError(f"the MM-RealSR worker went away before the call started ({exc}); try again: "
+                               "the next call starts a new one") from None
+        answer = _read_events(_received(connection, stop), images, on_progress, connection.close)
+    if answer.error is None and not answer.done:
+        raise ChannelError(
+            "the MM-RealSR worker stopped in the middle of the call; the image was not changed and the next call "
+            f"starts a new worker. Its log ({worker.log_file}):\n{worker.log_tail()}"
+        )
+    return answer
+
+
 def run_worker(
     config: WorkerConfig,
     task: str,
     images: list[np.ndarray],
     knobs: Knobs,
     on_progress: Callable[[float, str], None] = lambda fraction, text: None,
+    owner: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> WorkerResult:
-    """Run the worker on ``images`` (float32 HWC in [0, 1]); 'estimate' returns scores only.
+    """Run the worker on ``images`` (float32 HWC in [0, 1]); 'estimate' returns scores only, 'preview' the
+    restored ``knobs.box`` of the single image.
 
     Whatever the worker sends or writes is checked before it is used (events field by field, results by their
-    .npy header): a misbehaving worker is a ChannelError, never a KeyError or a huge allocation in GIMP.
+    .npy header): a misbehaving worker is a ChannelError, never a KeyError or a huge allocation in GIMP. A warm
+    install reaches the worker of GIMP process ``owner`` (default: this plug-in's parent, GIMP); there ``stop()``
+    returning True stops the call (:class:`Stopped`), which the worker answers as a Cancel.
     """
-    if task not in ("estimate", "restore"):
-        raise ValueError(f"task must be 'estimate' or 'restore', got {task!r}")
-    folder = tempfile.mkdtemp(prefix="mmrealsr-gimp-", dir=temp_root())
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    _sweep_calls_of_dead_plugins()
+    folder = tempfile.mkdtemp(prefix=f"{CALL_PREFIX}{os.getpid()}-", dir=temp_root())
     try:
-        inputs, outputs = [], []
+        inputs, outputs, expected = [], [], []
         for index, image in enumerate(images):
             inputs.append(os.path.join(folder, f"in{index}.npy"))
             try:
@@ -286,56 +536,27 @@ def run_worker(
             except OSError as exc:
                 raise ChannelError(f"cannot write the pixels for MM-RealSR into {folder} ({exc.strerror or exc}); "
                                    "free space in the temporary folder (TMPDIR) and try again") from None
-            if task == "restore":
+            if task != "estimate":
                 outputs.append(os.path.join(folder, f"out{index}.npy"))
-        argv = worker_argv(config, task, inputs, outputs, knobs)
-        scores: list[tuple[float, float] | None] = [None] * len(images)
-        error, done = None, False
-        on_progress(0.0, "MM-RealSR: loading the model")
-        with open(os.path.join(folder, "stderr.txt"), "w+", encoding="utf-8", errors="replace") as stderr_file:
-            process = _start(argv, folder, stderr_file)
-            with process:
-                for line in process.stdout:
-                    try:
-                        event = decode_event(line)
-                        problem = None if event is None else _event_problem(event, len(images))
-                        if problem:
-                            raise _malformed(event.get("event"), problem)
-                    except ChannelError:
-                        process.kill()
-                        raise
-                    if event is None:
-                        continue
-                    kind = event.get("event")
-                    if kind == "progress":
-                        fraction = (event["item"] + event["done"] / max(1, event["total"])) / max(1, event["items"])
-                        on_progress(min(1.0, fraction), f"MM-RealSR: tile {event['done']}/{event['total']}")
-                    elif kind == "scores":
-                        scores[event["item"]] = (float(event["blur"]), float(event["noise"]))
-                    elif kind == "error":
-                        error = event["message"]
-                    elif kind == "done":
-                        done = True
-            stderr_file.seek(0)
-            stderr_text = stderr_file.read()
-        if error is not None:
-            raise ChannelError(f"MM-RealSR failed: {error}")
-        if process.returncode == 0 and not done:
-            raise _mismatch(f"the MM-RealSR environment ({' '.join(argv[:3])} ...) ended without reporting a result")
-        if process.returncode != 0 or not done:
-            tail = stderr_text.strip()[-STDERR_TAIL:] or "(no output)"
-            raise ChannelError(
-                f"the MM-RealSR environment exited with status {process.returncode} "
-                f"(command: {' '.join(argv[:3])} ...). Its last output:\n{tail}"
-            )
-        missing = [index for index, item in enumerate(scores) if item is None]
+                height, width, channels = np.shape(image)
+                if task == "preview" and knobs.box is not None:
+                    width, height = knobs.box[2], knobs.box[3]
+                expected.append((4 * height, 4 * width, channels))
+        arguments = task_arguments(config, task, inputs, outputs, knobs)
+        if config.warm:
+            worker = WarmWorker(config, os.getppid() if owner is None else owner)
+            answer = _run_warm(worker, arguments, len(images), on_progress, stop)
+        else:
+            answer = _run_once(config, arguments, folder, len(images), on_progress)
+        if answer.error is not None:
+            raise ChannelError(f"MM-RealSR failed: {answer.error}")
+        missing = [index for index, item in enumerate(answer.scores) if item is None]
         if missing:
             raise _mismatch(f"the MM-RealSR environment finished without scores for image {missing[0]}")
-        result = WorkerResult(scores=[item for item in scores if item is not None])
-        for image, name in zip(images, outputs):
-            height, width, channels = np.shape(image)
+        result = WorkerResult(scores=[item for item in answer.scores if item is not None])
+        for shape, name in zip(expected, outputs):
             try:
-                result.outputs.append(read_image_npy(name, expected_shape=(4 * height, 4 * width, channels)))
+                result.outputs.append(read_image_npy(name, expected_shape=shape))
             except ChannelError as exc:
                 raise _mismatch(f"the MM-RealSR environment reported success, but its result is unusable: {exc}") \
                     from None

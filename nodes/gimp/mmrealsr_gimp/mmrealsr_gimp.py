@@ -69,7 +69,9 @@ def _estimate(config: Gimp.ProcedureConfig, worker: channel.WorkerConfig, pixels
         Gimp.progress_end()
 
 
-def _dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
+def _dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, worker: channel.WorkerConfig,
+            pixels) -> bool:
+    """The knobs, and (with a warm worker) a live preview of the selection's centre computed as they settle."""
     GimpUi.init(BINARY)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "MM-RealSR Super-Resolution")
     dialog.get_scale_entry("noise", 1.0)
@@ -77,9 +79,29 @@ def _dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
     dialog.set_sensitive("noise", True, config, "auto-noise", True)
     dialog.set_sensitive("blur", True, config, "auto-blur", True)
     dialog.fill(DIALOG_FIELDS)
-    accepted = dialog.run()
-    dialog.destroy()
+    preview = None
+    if worker.warm:  # one call per preview: only worth it when the model stays loaded
+        import live_preview  # Gtk: only for the dialog, not for every scripted call
+
+        preview = live_preview.LivePreview(config, worker, pixels, _knobs(config))
+        dialog.get_content_area().pack_start(preview.widget, False, False, 6)
+        preview.widget.show_all()
+    try:
+        accepted = dialog.run()
+    finally:
+        if preview is not None:
+            preview.close()
+        dialog.destroy()
     return bool(accepted)
+
+
+def _knobs(config: Gimp.ProcedureConfig) -> channel.Knobs:
+    return channel.Knobs(
+        blur=None if config.get_property("auto-blur") else config.get_property("blur"),
+        noise=None if config.get_property("auto-noise") else config.get_property("noise"),
+        tile=config.get_property("tile-size"),
+        model=_model_of(config),
+    )
 
 
 def _show(image: Gimp.Image) -> None:
@@ -101,16 +123,11 @@ def run_restore(procedure, run_mode, image, drawables, config, data):
                 config.set_property("blur", round(blur, 3))
             if config.get_property("auto-noise"):
                 config.set_property("noise", round(noise, 3))
-            if not _dialog(procedure, config):
+            if not _dialog(procedure, config, worker, pixels[0]):
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
         if config.get_property("output") == "new-layer":
             gimp_pixels.check_new_layers(image)
-        knobs = channel.Knobs(
-            blur=None if config.get_property("auto-blur") else config.get_property("blur"),
-            noise=None if config.get_property("auto-noise") else config.get_property("noise"),
-            tile=config.get_property("tile-size"),
-            model=_model_of(config),
-        )
+        knobs = _knobs(config)
         Gimp.progress_init("MM-RealSR super-resolution")
         try:
             done = channel.run_worker(worker, "restore", pixels, knobs, _progress)
