@@ -108,7 +108,11 @@ def test_second_call_is_warm_and_cancel_stops_the_worker_within_2_s(gimp) -> Non
     assert worker_text.count("listening") == 1, "one worker served the whole session, Cancel included"
     assert len(served) == 3, worker_text
     second_compute = served[1][1]
-    assert results["second"]["seconds"] <= 1.2 * second_compute, report
+    # Warm: the call costs the compute plus the plug-in's own start and pixel copies, never a torch start or a model
+    # load (seconds). With a real model the compute is minutes and the overhead is far below 20% of it; with this
+    # test's model on an idle machine the compute can be under a second, so the overhead may also be <= 0.5 s.
+    overhead = results["second"]["seconds"] - second_compute
+    assert overhead <= max(0.2 * second_compute, 0.5), report
     # first vs second call is reported, not asserted: on a shared CPU the load moves the compute itself by 5x
     # between two calls (1.7 s and 9.3 s for the same call in one run); "warm" is one worker and the ratio above
     assert cancel_latency <= 2.0, report
