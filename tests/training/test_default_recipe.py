@@ -51,8 +51,8 @@ def test_the_recipe_configs_validate(name: str) -> None:
 def test_severity_stage_trains_only_the_estimator(tmp_path: Path, smoke_overrides: list[str], estimator_run: Path) -> None:
     logged = _records(tmp_path / "runs" / "est", "train")
     assert {"rank_blur", "rank_noise", "invariance", "anchor", "total"} <= set(logged[-1])
-    _train(smoke_overrides + ['run.name="untrained"', "run.total_iter=1", "optim.lr_g=1e-12", *SMOKE_SEVERITY[1:]] +
-           ['run.stage="severity"', "severity.highpass_init=0"])
+    _train(smoke_overrides + SMOKE_SEVERITY + ['run.name="untrained"', "run.total_iter=1", "optim.lr_g=1e-12",
+                                               "severity.highpass_init=0"])
     before = read_state_dict(tmp_path / "runs" / "untrained" / "final" / "untrained.safetensors").tensors
     after = read_state_dict(estimator_run).tensors
     changed = {k for k in before if not torch.equal(before[k], after[k])}

@@ -162,9 +162,10 @@ class DistillStage(GeneratorHolder):
     def _cache(self) -> DistillCache:
         """The run's cache: read from the run folder when it was made for this config, else built (and saved)."""
         path = self.config.output_dir / CACHE_FILE
-        signature = json.dumps({"distill": self.config.to_dict()["distill"], "seed": self.config.run.seed,
-                                "init": self.config.to_dict()["init"], "train_dirs": list(self.config.data.train_dirs),
-                                "severity": self.config.to_dict()["severity"]["groups_config"]}, sort_keys=True)
+        config = self.config.to_dict()
+        signature = json.dumps({"distill": config["distill"], "seed": config["run"]["seed"], "init": config["init"],
+                                "train_dirs": config["data"]["train_dirs"],
+                                "severity": config["severity"]["groups_config"]}, sort_keys=True)
         if path.is_file():
             try:
                 stored = torch.load(path, map_location="cpu", weights_only=True)
