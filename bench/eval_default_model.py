@@ -42,6 +42,7 @@ from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import list_images, read_image
+from mmrealsr_plugin.knobs import network_scores
 from mmrealsr_plugin.sources import resolve_model
 from mmrealsr_plugin.weights import read_network
 
@@ -163,14 +164,16 @@ def scores_of(model: MMRealSR, images: list[np.ndarray]) -> np.ndarray:
 
 @torch.inference_mode()
 def restore(model: MMRealSR, lr: np.ndarray, blur: float | None = None, noise: float | None = None) -> np.ndarray:
-    """Output at the given knobs; a knob left as None takes the image's estimate."""
+    """Output at the given knobs; a knob left as None takes the image's estimate (read as the engine reads them:
+    :func:`mmrealsr_plugin.knobs.network_scores`)."""
     x = to_tensor(lr)
-    scores = model.estimate(x)
+    estimated = model.estimate(x)
+    knobs = estimated.clone()
     if blur is not None:
-        scores[:, 0] = blur
+        knobs[:, 0] = blur
     if noise is not None:
-        scores[:, 1] = noise
-    return to_image(model(x, scores))
+        knobs[:, 1] = noise
+    return to_image(model(x, network_scores(model.config.knobs, knobs, estimated)))
 
 
 def rrdbnet_method(model: RRDBNet) -> Method:

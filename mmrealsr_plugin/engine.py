@@ -25,6 +25,7 @@ from PIL import Image
 
 from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
+from .knobs import network_scores
 from .plugins import get_plugin_manager
 from .sources import resolve_model
 from .suffixes import WEIGHT_SUFFIXES
@@ -198,15 +199,24 @@ def estimate(model: LoadedModel, image: np.ndarray) -> Scores:
     return _estimate_rgb(model, rgb)
 
 
-def _scores_for(model: LoadedModel, rgb: np.ndarray, blur: float | None, noise: float | None) -> Scores:
-    count = rgb.shape[0]
-    if blur is not None and noise is not None:
-        return Scores(blur=np.full(count, blur), noise=np.full(count, noise))
-    estimated = _estimate_rgb(model, rgb)
-    return Scores(
+def _scores_for(
+    model: LoadedModel, rgb: np.ndarray, blur: float | None, noise: float | None, estimated: Scores | None
+) -> tuple[Scores, np.ndarray]:
+    """The knobs used per image (a knob left as None takes the estimate) and the scores the network is given
+    for them (:func:`~mmrealsr_plugin.knobs.network_scores`; a ``relative`` model always needs the estimate)."""
+    count, mode = rgb.shape[0], model.descriptor.config.knobs
+    if blur is not None and noise is not None and mode == "absolute":
+        used = Scores(blur=np.full(count, blur), noise=np.full(count, noise))
+        return used, used.as_array()
+    if estimated is None:
+        estimated = _estimate_rgb(model, rgb)
+    elif len(estimated) != count:
+        raise ValueError(f"estimated holds scores of {len(estimated)} images for a batch of {count}")
+    used = Scores(
         blur=estimated.blur if blur is None else np.full(count, blur),
         noise=estimated.noise if noise is None else np.full(count, noise),
     )
+    return used, network_scores(mode, used.as_array(), estimated.as_array())
 
 
 def _non_finite_cause(scores: Scores) -> str:
@@ -218,10 +228,11 @@ def _non_finite_cause(scores: Scores) -> str:
 
 
 def _run_tiles(
-    model: LoadedModel, rgb: np.ndarray, scores: Scores, tiling: TileConfig, progress: ProgressFn | None
+    model: LoadedModel, rgb: np.ndarray, scores: Scores, conditioning: np.ndarray, tiling: TileConfig,
+    progress: ProgressFn | None
 ) -> tuple[np.ndarray, int]:
     """Tile, run and blend, rerunning a non-finite tile in float32 and halving the tile on out-of-memory."""
-    runner, conditioning = model.runner, scores.as_array()
+    runner = model.runner
     fallback: list[Runner | None] = []  # the float32 runner, made on first need and kept for this call
 
     def run(tile: np.ndarray) -> np.ndarray:
@@ -259,6 +270,7 @@ def restore(
     overlap: int = DEFAULT_OVERLAP,
     outscale: float | None = None,
     progress: ProgressFn | None = None,
+    estimated: Scores | None = None,
 ) -> RestoreResult:
     """Super-resolve ``image`` with the noise and blur knobs.
 
@@ -272,6 +284,8 @@ def restore(
     :param outscale: final scale relative to the input; the network output is Lanczos-resized
         when it differs from the model's native scale.
     :param progress: ``progress(done, total)`` per tile; raise from it to cancel.
+    :param estimated: the scores a knob left None takes and a ``relative`` model reads the knobs against (default:
+        ``image``'s own estimate); a preview of a region passes the whole photo's.
     """
     blur = check_score("blur", blur, extrapolate)
     noise = check_score("noise", noise, extrapolate)
@@ -279,7 +293,7 @@ def restore(
     tiling = TileConfig.fitted(0 if tile == "auto" else tile, overlap)
     batch, single = _as_batch(image)
     rgb, alpha = _split(batch)
-    scores = _scores_for(model, rgb, blur, noise)
+    scores, conditioning = _scores_for(model, rgb, blur, noise, estimated)
     height, width = rgb.shape[2:]
     unit = model.runner.size_multiple
     pad_h, pad_w = -height % unit, -width % unit
@@ -290,7 +304,7 @@ def restore(
         runner, count = model.runner, rgb.shape[0]
         chosen = auto_tile(*rgb.shape[2:], runner.free_bytes(), lambda side: count * runner.memory_bytes(side))
         tiling = TileConfig.fitted(chosen, overlap)
-    out, used_tile = _run_tiles(model, rgb, scores, tiling, progress)
+    out, used_tile = _run_tiles(model, rgb, scores, conditioning, tiling, progress)
     scale = model.runner.scale
     # Channels-last view of tiled_apply's output (no copy for its layout); clip in place.
     result = out.transpose(0, 2, 3, 1)[:, : height * scale, : width * scale]

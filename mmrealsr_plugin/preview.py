@@ -101,22 +101,19 @@ def restore_region(
 ) -> RestoreResult:
     """Restore ``box`` of one image (H, W, C) as :func:`~mmrealsr_plugin.engine.restore` restores it in the whole.
 
-    A knob left None takes the whole image's estimate (pass ``scores`` when it is already known, e.g. from an
-    earlier preview of the same image). Returns the region's output (``box`` times the model's scale) and the
-    scores used.
+    A knob left None takes the whole image's estimate, and a ``relative`` model reads the knobs against it (pass
+    ``scores`` when it is already known, e.g. from an earlier preview of the same image). Returns the region's
+    output (``box`` times the model's scale) and the scores used.
     """
     if image.ndim != 3:
         raise ValueError(f"expected one image (H, W, C), got shape {image.shape}")
     height, width = image.shape[:2]
     box.check_inside(width, height)
-    if blur is None or noise is None:
-        whole = scores if scores is not None else estimate(model, image)
-        blur = float(whole.blur[0]) if blur is None else blur
-        noise = float(whole.noise[0]) if noise is None else noise
+    whole = scores if scores is not None else estimate(model, image)
     x0, y0 = max(0, box.x - context), max(0, box.y - context)
     x1, y1 = min(width, box.x + box.width + context), min(height, box.y + box.height + context)
     result = restore(model, image[y0:y1, x0:x1], blur=blur, noise=noise, extrapolate=extrapolate, tile=tile,
-                     overlap=overlap, progress=progress)
+                     overlap=overlap, progress=progress, estimated=whole)
     scale = model.scale
     top, left = (box.y - y0) * scale, (box.x - x0) * scale
     region = result.image[top: top + box.height * scale, left: left + box.width * scale]

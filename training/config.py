@@ -177,6 +177,10 @@ class DistillConfig:
     real_fraction: float = ranged(0.5, Range(0, 1))
     """Share of inputs that are photo crops as they are (their own noise, compression and blur); the rest are
     synthetically degraded (one severity draw: blur, noise or JPEG, each present or not)."""
+    train_trunk: bool = True
+    """Whether the last blocks' convolutions, ``conv_body`` and the tail learn too. False: only the modulations
+    of the last ``trained_blocks`` blocks and the embedding learn, so with ``[model] knobs = "relative"`` the
+    exported model is pinned to restore exactly as the teacher at the automatic setting."""
     batch_size: int = ranged(8, AT_LEAST_ONE)
     targets: KnobTargetConfig = field(default_factory=KnobTargetConfig)
 

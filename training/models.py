@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -57,6 +59,7 @@ def build_generator(config: TrainConfig) -> MMRealSR:
             model = read_network(init.generator).requires_grad_(True)
         except ModelLoadError as exc:
             raise ModelLoadError(f"init.generator = {init.generator!r} cannot be used: {exc}") from exc
+        model.config = replace(model.config, knobs=config.model.knobs)  # how the run conditions it, not shapes
         if model.config.canonical() != config.model.canonical():
             raise ModelLoadError(
                 f"init.generator {init.generator!r} has architecture {model.config.to_dict()}, but [model] asks for "

