@@ -20,7 +20,8 @@ KNOB_MODES: tuple[KnobMode, ...] = ("absolute", "relative")
 REFERENCE = 0.5
 """The network input of the automatic setting in ``relative`` mode."""
 EDGE = 0.02
-"""Estimates are held inside [EDGE, 1 - EDGE], so both sides of the map keep a finite slope."""
+"""Smallest distance from the estimate to an end used as a side's length: an estimate within EDGE of 0 (or 1) still
+maps to the reference exactly, and that side keeps a finite slope (0 or 1 itself is then not quite reached)."""
 
 Array = TypeVar("Array")  # numpy arrays and torch tensors alike: only arithmetic, comparison and clip are used
 
@@ -29,7 +30,7 @@ def network_scores(mode: KnobMode, knobs: Array, estimate: Array) -> Array:
     """The scores to condition the network on, for ``knobs`` (B, 2) set on images whose estimate is ``estimate``."""
     if mode == "absolute":
         return knobs
-    e = estimate.clip(EDGE, 1 - EDGE)  # type: ignore[attr-defined]
-    below = (knobs <= e) * 1.0  # type: ignore[operator]
-    return below * (REFERENCE * knobs / e) + (1 - below) * (  # type: ignore[operator]
-        REFERENCE + (1 - REFERENCE) * (knobs - e) / (1 - e))  # type: ignore[operator]
+    below = (knobs <= estimate) * 1.0  # type: ignore[operator]
+    offset = knobs - estimate  # type: ignore[operator]
+    side = below * estimate.clip(EDGE, None) + (1 - below) * (1 - estimate).clip(EDGE, None)  # type: ignore[attr-defined]
+    return REFERENCE + (below * REFERENCE + (1 - below) * (1 - REFERENCE)) * offset / side

@@ -182,6 +182,10 @@ class DistillConfig:
     of the last ``trained_blocks`` blocks and the embedding learn, so with ``[model] knobs = "relative"`` the
     exported model is pinned to restore exactly as the teacher at the automatic setting."""
     batch_size: int = ranged(8, AT_LEAST_ONE)
+    detail_weight: float = ranged(0.0, NON_NEGATIVE)
+    """Weight of a second L1 on the high-pass (image minus its Gaussian blur of ``detail_sigma`` output pixels) of
+    output and target: what the knobs change is mostly fine detail, which a plain pixel L1 weighs little."""
+    detail_sigma: float = ranged(1.5, Range(0.3, 8.0))
     targets: KnobTargetConfig = field(default_factory=KnobTargetConfig)
 
 

@@ -21,14 +21,17 @@ def test_absolute_knobs_are_the_scores() -> None:
 
 
 def test_relative_knobs_put_the_estimate_at_the_reference_and_keep_the_ends() -> None:
-    assert np.allclose(network_scores("relative", ESTIMATES.clip(EDGE, 1 - EDGE), ESTIMATES), REFERENCE)
-    assert np.allclose(network_scores("relative", np.zeros_like(ESTIMATES), ESTIMATES), 0)
-    assert np.allclose(network_scores("relative", np.ones_like(ESTIMATES), ESTIMATES), 1)
+    assert np.array_equal(network_scores("relative", ESTIMATES, ESTIMATES), np.full_like(ESTIMATES, REFERENCE))
+    inside = np.array([[0.3, 0.7], [0.5, EDGE], [1 - EDGE, 0.9]])
+    assert np.allclose(network_scores("relative", np.zeros_like(inside), inside), 0)
+    assert np.allclose(network_scores("relative", np.ones_like(inside), inside), 1)
+    edge = network_scores("relative", np.array([[0.0, 1.0]]), np.array([[0.001, 0.999]]))  # near an end: bounded
+    assert (abs(edge - REFERENCE) <= REFERENCE).all()
 
 
 def test_relative_knobs_are_monotone_and_continuous_including_extrapolation() -> None:
     knobs = np.linspace(-1, 2, 3001)
-    for estimate in (0.0, 0.25, 0.5, 0.97):
+    for estimate in (0.0, 0.005, 0.25, 0.5, 0.97, 1.0):
         pairs = np.stack([knobs, knobs], axis=1)
         mapped = network_scores("relative", pairs, np.full_like(pairs, estimate))[:, 0]
         steps = np.diff(mapped)

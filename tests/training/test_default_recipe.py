@@ -130,7 +130,8 @@ def test_relative_distill_trains_only_the_knobs_and_keeps_the_teacher_at_the_aut
     """v3's setting: frozen trunk, relative knobs. The export is pinned: automatic = the teacher, to rounding."""
     _train(smoke_overrides + SMOKE_DISTILL + [f'init.generator="{estimator_run}"', 'run.name="rel"',
                                                 "run.total_iter=3", 'model.knobs="relative"', "distill.train_trunk=false",
-                                                "distill.trained_blocks=2", "optim.lr_g=1e-2"])
+                                                "distill.trained_blocks=2", "optim.lr_g=1e-2", "distill.detail_weight=1.0"])
+    assert {"l1", "detail", "total"} <= set(_records(tmp_path / "runs" / "rel", "train")[-1])
     exported = tmp_path / "runs" / "rel" / "final" / "rel.safetensors"
     start, end = read_state_dict(estimator_run).tensors, read_state_dict(exported).tensors
     changed = {k.split(".")[0] for k in start if not torch.equal(start[k], end[k])}

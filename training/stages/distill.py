@@ -30,13 +30,15 @@ from mmrealsr_plugin.knobs import REFERENCE, network_scores
 from ..config import TrainConfig
 from ..distributed import DistInfo
 from ..ema import EMA
-from ..knob_targets import input_residual, knob_target, sample_knobs
+from ..knob_targets import gaussian_blur, input_residual, knob_target, sample_knobs
 from ..models import build_generator, pytorch_init_
 from ..photo_patches import PhotoPatches
 from ..severity import SLOTS, sample_groups
 from .base import GeneratorHolder
 
 CACHE_FILE = "distill_cache.pt"
+CACHE_SHAPING = ("cache_size", "lr_size", "cache_block", "real_fraction")
+"""The ``[distill]`` settings a cache depends on (with the seed, the initial model, the data and the groups)."""
 CACHE_BATCH = 8
 
 
@@ -183,7 +185,9 @@ class DistillStage(GeneratorHolder):
         """The run's cache: read from the run folder when it was made for this config, else built (and saved)."""
         path = self.config.output_dir / CACHE_FILE
         config = self.config.to_dict()
-        signature = json.dumps({"distill": config["distill"], "seed": config["run"]["seed"], "init": config["init"],
+        distill = config["distill"]  # only what shapes the cache: runs that differ in what they train share it
+        shaping = {key: distill[key] for key in CACHE_SHAPING} | {"residual_sigma": distill["targets"]["residual_sigma"]}
+        signature = json.dumps({"distill": shaping, "seed": config["run"]["seed"], "init": config["init"],
                                 "train_dirs": config["data"]["train_dirs"],
                                 "severity": config["severity"]["groups_config"]}, sort_keys=True)
         if path.is_file():
@@ -223,7 +227,13 @@ class DistillStage(GeneratorHolder):
         with self.autocast():
             output = self.step_module(batch["feat"].contiguous(memory_format=layout),
                                       batch["feat0"].contiguous(memory_format=layout), conditioning).float()
-        loss = F.l1_loss(output, target)
-        self.optimize(self.opt_g, loss)
+        pixel = F.l1_loss(output, target)
+        losses = {"l1": pixel, "total": pixel}
+        settings = self.config.distill
+        if settings.detail_weight > 0:
+            sigma = torch.full(output.shape[:1], settings.detail_sigma, device=output.device)
+            losses["detail"] = F.l1_loss(output - gaussian_blur(output, sigma), target - gaussian_blur(target, sigma))
+            losses["total"] = pixel + settings.detail_weight * losses["detail"]
+        self.optimize(self.opt_g, losses["total"])
         self.finish_step()
-        return {"l1": float(loss.detach()), "total": float(loss.detach())}
+        return {name: float(value.detach()) for name, value in losses.items()}
