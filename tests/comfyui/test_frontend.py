@@ -69,6 +69,11 @@ RUN = """async () => {
     await app.queuePrompt(0, 1);
 }"""
 
+FINISHED = """() => {
+    const refused = window.comfyAPI.app.app.lastNodeErrors;  // the server refused the prompt: no run will come
+    return window.mmrealsrRun.done || (refused && Object.keys(refused).length > 0);
+}"""
+
 SHOWN = """(ids) => Object.fromEntries(ids.map((id) => {
     const widget = window.comfyAPI.app.app.graph.getNodeById(id).widgets?.find((w) => w.name === "mmrealsr_scores");
     return [id, widget ? widget.element.innerText : null];
@@ -154,8 +159,8 @@ def test_frontend_shows_the_estimate_on_the_nodes(comfy) -> None:
                           [workflow, WORKFLOW])  # named as when the file is dropped on the page
             preview_id = page.evaluate(ADD_PREVIEW)
             page.evaluate(RUN)
-            page.wait_for_function("() => window.mmrealsrRun.done")
-            run = page.evaluate("() => window.mmrealsrRun")
+            page.wait_for_function(FINISHED)
+            run = page.evaluate("() => ({...window.mmrealsrRun, refused: window.comfyAPI.app.app.lastNodeErrors})")
             page.wait_for_timeout(1500)  # the DOM widgets and the preview images are drawn on the next frames
             page.screenshot(path=str(ARTIFACT))
             shown = page.evaluate(SHOWN, [3, 4, preview_id])
@@ -167,7 +172,7 @@ def test_frontend_shows_the_estimate_on_the_nodes(comfy) -> None:
         finally:
             browser.close()
 
-    assert run["done"] == "success", run.get("error")
+    assert run.get("done") == "success", run
     assert not extension_errors and not failed, (extension_errors, failed)
     assert not workflow_errors, workflow_errors
 
