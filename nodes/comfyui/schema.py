@@ -55,7 +55,8 @@ def knob_inputs() -> list[io.Input]:
                     f"trained to. Ignored when {name}_auto is on.",
         ))
         inputs.append(io.Boolean.Input(
-            f"{name}_auto", default=True, tooltip=f"Estimate {name} from each image instead of using the slider.",
+            f"{name}_auto", default=True, label_on="estimate", label_off="slider",  # which value is used
+            tooltip=f"Estimate {name} from each image instead of using the slider.",
         ))
     return inputs
 

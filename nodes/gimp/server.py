@@ -8,7 +8,7 @@ checks (:func:`.worker.run_worker`), so the plug-in's side validates both alike.
 - **Cancel**: GIMP answers Cancel in its progress bar by killing the plug-in, which closes the connection. The
   server notices within :data:`POLL_S`, the call stops at the next tile and writes nothing, and the worker stays
   warm. If the current tile is still running :data:`CANCEL_GRACE_S` later (a big tile on a CPU takes minutes), the
-  server ends itself so the CPU is free within 2 s; the next call starts a new one.
+  server ends itself so the CPU is free within 2 s; the next call starts a new one and says so.
 - **Lifetime**: it ends with GIMP (``--owner``, POSIX) or after ``--idle`` seconds without a call
   (:data:`IDLE_S` by default, see nodes/gimp/README.md), removing its socket.
 - **A crash** leaves a socket nobody answers: the next call starts a new worker and says so.
@@ -80,10 +80,13 @@ class Server:
                 self.stop(f"idle for {self.idle:g} s")
 
     def stop(self, why: str, code: int = EXIT_OK) -> None:
+        """End the process. A normal end removes the key too; after a forced end (``code`` not EXIT_OK) the key stays,
+        so the next call finds a key without a worker and says the previous one is gone, as after a crash."""
         _log(f"ending: {why}")
         try:
             self.listener.close()  # removes the socket file
-            self.key_file.unlink(missing_ok=True)  # a key without a worker then means it crashed
+            if code == EXIT_OK:
+                self.key_file.unlink(missing_ok=True)
         finally:
             os._exit(code)  # also from the watchdog thread, with the main thread blocked in accept()
 

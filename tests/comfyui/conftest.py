@@ -39,7 +39,8 @@ HUB_TOKEN, HUB_USER = "hf_comfyui_tests_token", "tester"
 PACK_NODES = ("LoadMMRealSRModel", "MMRealSREstimateDegradation", "MMRealSRRestore", "MMRealSRModulationGrid",
               "MMRealSRPreview")
 FILES = {"model": "tiny.safetensors", "foreign": "not-mmrealsr.safetensors", "image": "small.png", "big": "big.png",
-         "alpha": "alpha.png", "dark": "dark.png", "upscale": "tiny-mmrealsr.safetensors", "example": "example.png"}
+         "alpha": "alpha.png", "dark": "dark.png", "upscale": "tiny-mmrealsr.safetensors", "example": "example.png",
+         "frontend": "frontend.png"}
 SPANDREL_CONFIG = MMRealSRConfig(
     num_feat=8, num_block=1, num_grow_ch=4, embed_dim=512, estimator_feats=(8, 16), estimator_blocks=(1, 1),
     estimator_downscales=(2, 1), estimator_hidden=512,
@@ -187,6 +188,7 @@ def populate(base: Path) -> None:
     save_png(sample_image(1024, 2048, seed=2), base / "input" / FILES["big"])  # 8192 tiles of 16 px
     save_png(sample_image(40, 48, seed=4) * 0.1, base / "input" / FILES["dark"])
     save_png(sample_image(48, 40, seed=6), base / "input" / FILES["example"])  # the example workflows' input
+    save_png(sample_image(48, 40, seed=8), base / "input" / FILES["frontend"])  # queued only from the frontend test
     rgb = sample_image(36, 44, seed=3)
     alpha = np.clip(np.linspace(-0.5, 1.5, 44, dtype=np.float32)[None, :, None].repeat(36, axis=0), 0, 1)
     save_png(np.concatenate([rgb, alpha], axis=-1), base / "input" / FILES["alpha"])

@@ -234,9 +234,13 @@ def test_example_workflows_use_only_known_nodes(comfy) -> None:
                            for name, spec in info["input"].get(group, {}).items()
                            if isinstance(spec[0], list) or spec[0] in WIDGET_TYPES]
                 assert len(node.get("widgets_values", [])) == len(widgets), f"{path.name}: node {node['id']} widgets"
-        for link_id, source, _, target, _, kind in workflow["links"]:
+        nodes = {node["id"]: node for node in workflow["nodes"]}
+        for link_id, source, source_slot, target, target_slot, kind in workflow["links"]:
             assert source in ids and target in ids, f"{path.name}: link {link_id} dangles"
             assert kind in ("IMAGE", "MASK", "FLOAT", "MMREALSR_MODEL"), f"{path.name}: link {link_id} type {kind}"
+            # Slots index the nodes' own input/output lists: the frontend "repairs" a mismatch with a console error.
+            assert link_id in (nodes[source]["outputs"][source_slot].get("links") or []), f"{path.name}: {link_id}"
+            assert nodes[target]["inputs"][target_slot].get("link") == link_id, f"{path.name}: link {link_id} slot"
 
 
 def api_graph(workflow: dict, catalogue: dict, replace: dict[str, str]) -> dict:

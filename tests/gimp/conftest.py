@@ -134,6 +134,11 @@ def gimp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gimp]:
             for path in {Path(sys.prefix), Path(sys.base_prefix), REPO, work}:
                 _bind(ROOT, path, mounts)
         install(runtime.profile, str(model), "cpu")
+        # GIMP opens its welcome dialog (over the plug-in's, in test_dialog's screenshot) when the profile's
+        # config-version is older than GIMP or missing, as in a fresh profile.
+        version = subprocess.run(runtime.command(["gimp-console-3.0", "--version"]), capture_output=True, text=True,
+                                 timeout=60, check=True).stdout.split()[-1]
+        (runtime.profile / "gimprc").write_text(f'(config-version "{version}")\n(show-welcome-dialog no)\n')
         yield runtime
     finally:
         for target in reversed(mounts):

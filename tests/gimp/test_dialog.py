@@ -57,6 +57,20 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def _find_window(gimp, display: str, app: subprocess.Popen) -> str:
+    """The dialog's window id. Polled rather than `xdotool search --sync`, which dies on an X error when a window
+    closes while it looks (GIMP's start-up windows do) and then reports no window at all."""
+    deadline = time.monotonic() + WINDOW_TIMEOUT
+    command = gimp.command(["xdotool", "search", "--onlyvisible", "--name", DIALOG_TITLE], DISPLAY=display)
+    while True:
+        find = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if find.stdout.split():
+            return find.stdout.split()[0]
+        if app.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the dialog never showed (GIMP exit code {app.returncode}): {find.stderr[-2000:]}")
+        time.sleep(0.5)
+
+
 def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
     work = gimp.work
     rng = np.random.default_rng(7)
@@ -71,12 +85,7 @@ def test_dialog_accepts_with_return_then_last_values_are_reused(gimp):
     app = None
     try:
         app = subprocess.Popen(argv, stdout=gimp_log, stderr=subprocess.STDOUT)
-        find = subprocess.run(
-            gimp.command(["xdotool", "search", "--sync", "--onlyvisible", "--name", DIALOG_TITLE], DISPLAY=display),
-            capture_output=True, text=True, timeout=WINDOW_TIMEOUT, check=False,
-        )
-        window = find.stdout.split()[0] if find.stdout.split() else None
-        assert window, f"the dialog never showed: {find.stderr}"
+        window = _find_window(gimp, display, app)
         worker_log = gimp.worker_log(app.pid)
         deadline = time.monotonic() + PREVIEW_TIMEOUT
         while time.monotonic() < deadline and "served preview" not in (

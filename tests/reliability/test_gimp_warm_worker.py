@@ -80,10 +80,28 @@ def _image(height: int = 40, width: int = 48) -> np.ndarray:
     return np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
 
 
+def _server_pids(worker: channel.WarmWorker) -> list[int]:
+    """The worker processes serving ``worker``'s address (one that has exited, even unreaped, is not listed)."""
+    command = ["pgrep", "-f", "--", f"--serve {worker.address}"]
+    return [int(pid) for pid in subprocess.run(command, capture_output=True, text=True).stdout.split()]
+
+
 def _server_pid(worker: channel.WarmWorker) -> int:
-    out = subprocess.run(["pgrep", "-f", "--", f"--serve {worker.address}"], capture_output=True, text=True).stdout.split()
-    assert len(out) == 1, out
-    return int(out[0])
+    pids = _server_pids(worker)
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def _plugin(code: str) -> subprocess.Popen:
+    """A stand-in plug-in process that prints its progress lines; killing it is GIMP's Cancel."""
+    head = (
+        "import sys, numpy as np\n"
+        "from mmrealsr_plugin.nodes.gimp.install import worker_command\n"
+        "from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp import channel\n"
+        "def shown(fraction, text):\n"
+        "    print(text, flush=True)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", head + code], stdout=subprocess.PIPE, text=True)
 
 
 def test_one_worker_per_session_keeps_the_model_and_answers_as_the_one_shot_worker(session, model_path) -> None:
@@ -124,16 +142,10 @@ def test_cancel_stops_the_call_within_2_s_and_the_worker_stays_warm(shared, mode
     pid = _server_pid(worker)
     big = tmp_path / "big.npy"
     np.save(big, _image(512, 512))
-    code = (
-        "import sys, numpy as np\n"
-        "from mmrealsr_plugin.nodes.gimp.install import worker_command\n"
-        "from mmrealsr_plugin.nodes.gimp.mmrealsr_gimp import channel\n"
-        "def shown(fraction, text):\n"
-        "    print(text, flush=True)\n"
+    plugin = _plugin(
         "channel.run_worker(channel.WorkerConfig(command=worker_command(), warm=True), 'restore',\n"
         f"    [np.load({str(big)!r})], channel.Knobs(tile=16, model={str(tiny_model_path)!r}), shown, owner={owner})\n"
     )
-    plugin = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     for line in plugin.stdout:
         if "tile 20/" in line:
             break
@@ -153,6 +165,50 @@ def test_cancel_stops_the_call_within_2_s_and_the_worker_stays_warm(shared, mode
     calls = Path(os.environ["TMPDIR"])
     leftovers = [p for p in calls.glob(f"{channel.CALL_PREFIX}*") if p.name.split("-")[3] == str(plugin.pid)]
     assert leftovers == [], "the killed plug-in's temp folder was not swept on the next call"
+
+
+def test_cancel_during_a_long_tile_ends_the_worker_within_2_s_and_the_next_call_starts_a_new_one(
+        session, model_path, tmp_path) -> None:
+    """A tile still running CANCEL_GRACE_S after Cancel: the worker ends itself, so the CPU is free within 2 s, and
+    the next call starts a new one, saying so. The packaged model's 128 px tiles take seconds each on a CPU."""
+    from mmrealsr_plugin.nodes.gimp.server import CANCEL_GRACE_S
+
+    owner = session()
+    worker = _worker(owner)
+    wide = tmp_path / "wide.npy"
+    np.save(wide, _image(128, 384))  # three 128 px tiles
+    plugin = _plugin(
+        "channel.run_worker(channel.WorkerConfig(command=worker_command(), warm=True), 'restore',\n"
+        f"    [np.load({str(wide)!r})], channel.Knobs(blur=0.3, noise=0.3, tile=128, model='mmrealsr-x4-v2'),\n"
+        f"    shown, owner={owner})\n"
+    )
+    ended: dict[int, float] = {}
+    for line in plugin.stdout:
+        for tile in (1, 2):
+            if f"tile {tile}/" in line:
+                ended[tile] = time.monotonic()
+        if 2 in ended:
+            break
+    assert set(ended) == {1, 2}, f"the call never reached tile 2; the worker's log:\n{worker.log_tail()}"
+    tile_s = ended[2] - ended[1]
+    if tile_s < 2 * CANCEL_GRACE_S:
+        plugin.kill()
+        plugin.wait()
+        pytest.skip(f"a tile takes {tile_s:.1f} s here: too short to be still running {CANCEL_GRACE_S} s after Cancel")
+    pid = _server_pid(worker)
+    plugin.kill()  # GIMP's Cancel, just after tile 3 of 3 began
+    killed = time.monotonic()
+    plugin.wait()
+    while _server_pids(worker) and time.monotonic() < killed + 30:
+        time.sleep(0.02)
+    gone_s = time.monotonic() - killed
+    assert f"ending: cancelled, but the running tile did not end within {CANCEL_GRACE_S} s" in worker.log_tail()
+    assert gone_s <= 2.0, f"the worker ended {gone_s:.2f} s after the Cancel (a tile takes {tile_s:.1f} s)"
+    assert not Path(worker.address).exists(), "the ended worker left its socket"
+    shown: list[str] = []
+    channel.run_worker(WARM, "estimate", [_image()], _knobs(model_path), lambda f, t: shown.append(t), owner=owner)
+    assert "the previous worker of this session is gone; starting a new one" in shown[0], shown
+    assert _server_pid(worker) != pid
 
 
 def test_a_crashed_worker_is_a_clear_error_and_the_next_call_starts_a_new_one(session, model_path) -> None:

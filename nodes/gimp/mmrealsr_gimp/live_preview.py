@@ -40,7 +40,7 @@ class LivePreview:
         self.box = centre_box(*pixels.shape[:2])
         self.area = GimpUi.PreviewArea.new()
         self.area.set_size_request(4 * self.box[2], 4 * self.box[3])
-        self.label = Gtk.Label(label="MM-RealSR: preparing the preview…")
+        self.label = Gtk.Label(label="MM-RealSR: preparing the preview…", xalign=0.0)  # under the picture
         self.widget = Gtk.Frame(label=f"Preview: the centre of the selection ({self.box[2]}x{self.box[3]} px, 4x)")
         column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4)
         column.pack_start(self.area, False, False, 0)
@@ -94,7 +94,7 @@ class LivePreview:
             return False
         if isinstance(self.result, np.ndarray):
             self.show(self.result)
-            self.label.set_text(f"blur {knobs.blur:.2f}, noise {knobs.noise:.2f}")
+            self.label.set_text(f"blur {knobs.blur:.3f}, noise {knobs.noise:.3f}")  # as the sliders show them
         elif self.result:
             self.label.set_text(self.result[:200])
         return False
