@@ -10,9 +10,9 @@ Candidates: torch fp32 and ONNX Runtime fp32 (the engine, whole crop), torch bfl
 (QDQ, per-channel int8 weights, uint8 activations) with several choices of what stays float and how activations
 are calibrated, with and without cross-layer equalization of every dense block first, ONNX Runtime dynamic int8
 (ConvInteger), and two exact rewrites of one dense block timed alone (fused partial convolutions without
-concatenation; Winograd F(4x4, 3x3)). Diagnostics (accuracy only, float activations): the trunk's weights rounded
-to int8 as static quantization rounds them, and perturbed by relative Gaussian noise, to show the output's
-sensitivity to the weights alone.
+concatenation; Winograd F(4x4, 3x3)). Diagnostics (accuracy only): the trunk's weights rounded to int8 as static
+quantization rounds them (and per 3x3 kernel), or perturbed by relative Gaussian noise, with float activations; and
+uint8 activations with 16-bit weights: each side's share of the error.
 
     python bench/bench_fast_cpu.py --size 96 --crops 3
 """
@@ -152,7 +152,8 @@ def equalized_generator(fp32: Path, folder: Path, feeds: list[dict[str, np.ndarr
 
 def perturbed_weights(source: Path, folder: Path, name: str, how: str) -> Path:
     """Diagnostics, float activations: every trunk convolution's weights rounded to per-channel symmetric int8
-    (``how="int8"``, what static int8 does to them) or multiplied by 1 + eps * N(0, 1) (``how="noise:EPS"``)."""
+    (``how="int8"``, what static int8 does to them), to int8 with one scale per 3x3 kernel (``"int8_kernel"``, finer
+    than any int8 convolution kernel offers) or multiplied by 1 + eps * N(0, 1) (``"noise:EPS"``)."""
     import onnx
     from onnx import numpy_helper
 
@@ -166,9 +167,10 @@ def perturbed_weights(source: Path, folder: Path, name: str, how: str) -> Path:
         if node.op_type != "Conv" or position(node.input[1]) is None:
             continue
         w = numpy_helper.to_array(weights[node.input[1]])
-        if how == "int8":
-            step = np.abs(w).reshape(len(w), -1).max(1)[:, None, None, None] / 127
-            w = np.round(w / step) * step
+        if how.startswith("int8"):
+            step = (np.abs(w).max(axis=(2, 3), keepdims=True) if how == "int8_kernel"
+                    else np.abs(w).reshape(len(w), -1).max(1)[:, None, None, None]) / 127
+            w = np.round(w / np.maximum(step, 1e-12)) * step
         else:
             w = w * (1 + float(how.split(":")[1]) * rng.standard_normal(w.shape))
         weights[node.input[1]].CopyFrom(numpy_helper.from_array(w.astype(np.float32), node.input[1]))
@@ -177,8 +179,9 @@ def perturbed_weights(source: Path, folder: Path, name: str, how: str) -> Path:
 
 
 def quantized_generator(source: Path, folder: Path, name: str, feeds: list[dict[str, np.ndarray]], method: str,
-                        keep_float: str) -> Path:
-    """An int8 QDQ copy of a generator graph; ``keep_float``: which convolutions stay float."""
+                        keep_float: str, weight_type: str = "QInt8") -> Path:
+    """An int8 QDQ copy of a generator graph; ``keep_float``: which convolutions stay float. ``weight_type="QInt16"``
+    isolates the activations' share of the error (ORT then runs those convolutions in float: accuracy only)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static
@@ -207,7 +210,7 @@ def quantized_generator(source: Path, folder: Path, name: str, feeds: list[dict[
 
     extra = {"CalibPercentile": 99.99} if method == "percentile" else {}
     quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=ops,
+                    activation_type=QuantType.QUInt8, weight_type=getattr(QuantType, weight_type), op_types_to_quantize=ops,
                     nodes_to_exclude=exclude, extra_options=extra,
                     calibrate_method={"minmax": CalibrationMethod.MinMax,
                                       "percentile": CalibrationMethod.Percentile}[method])
@@ -341,6 +344,7 @@ def main() -> None:
                "int8_trunk_percentile": ("percentile", "trunk", "fp32"),
                "int8_conv234_minmax": ("minmax", "conv234", "fp32"), "int8_conv1_minmax": ("minmax", "conv1", "fp32"),
                "int8_trunk_equalized": ("minmax", "trunk", "equalized"),
+               "int8_trunk_equalized_percentile": ("percentile", "trunk", "equalized"),
                "int8_conv1234_equalized": ("minmax", "conv1234", "equalized")}
     for name, (method, keep, source) in recipes.items():
         if name in args.skip:
@@ -348,10 +352,16 @@ def main() -> None:
         start = time.perf_counter()
         candidates[name] = onnx_variant(quantized_generator(sources[source](), folder, name, feeds, method, keep))
         build_seconds[name] = round(time.perf_counter() - start, 1)
-    diagnostics = {"weights_int8_trunk": ("fp32", "int8"), "weights_int8_trunk_equalized": ("equalized", "int8"),
-                   "weights_noise_0.1pct": ("fp32", "noise:0.001"), "weights_noise_0.3pct": ("fp32", "noise:0.003")}
+    weight_diagnostics = {"weights_int8_trunk": ("fp32", "int8"),
+                          "weights_int8_trunk_equalized": ("equalized", "int8"),
+                          "weights_int8_per_kernel_trunk": ("fp32", "int8_kernel"),
+                          "weights_noise_0.1pct": ("fp32", "noise:0.001"), "weights_noise_0.3pct": ("fp32", "noise:0.003")}
     diagnostics = {name: onnx_variant(perturbed_weights(sources[source](), folder, name, how))
-                   for name, (source, how) in diagnostics.items() if name not in args.skip}
+                   for name, (source, how) in weight_diagnostics.items() if name not in args.skip}
+    for name, source in (("activations_uint8_trunk", "fp32"), ("activations_uint8_trunk_equalized", "equalized")):
+        if name not in args.skip:  # 16-bit weights: the uint8 activations' error alone
+            graph = quantized_generator(sources[source](), folder, name, feeds, "minmax", "trunk", "QInt16")
+            diagnostics[name] = onnx_variant(graph)
     if "int8_dynamic" not in args.skip:
         candidates["int8_dynamic"] = onnx_variant(dynamic_generator(fp32_graph, folder))
     candidates = {k: v for k, v in candidates.items() if k not in args.skip}
@@ -386,7 +396,7 @@ def main() -> None:
                         exacts.append(out)
                     else:
                         diffs[name].append(np.abs(out - exact).ravel() * 255)
-    for name, model in diagnostics.items():  # accuracy only: float activations, not a speed candidate
+    for name, model in diagnostics.items():  # accuracy only, not speed candidates
         pairs = zip(exacts, [(crop, knobs) for crop in crops for knobs in KNOBS])
         diffs[name] = [np.abs(engine_run(model, crop, knobs) - exact).ravel() * 255 for exact, (crop, knobs) in pairs]
 
@@ -412,7 +422,7 @@ def main() -> None:
         "calibration": {"crops": len(calibration), "size": 64, "knobs": CALIBRATION_KNOBS,
                         "source": "odd-numbered RealSet65 photos (evaluation uses the even-numbered)"},
         "int8_build_seconds": build_seconds,
-        "candidates": report, "diagnostics_float_activations": {name: accuracy(name) for name in diagnostics},
+        "candidates": report, "diagnostics": {name: accuracy(name) for name in diagnostics},
         "dense_block_rewrites": rewrites,
     })
 
