@@ -7,7 +7,7 @@ from pathlib import Path
 import mmrealsr_plugin
 from mmrealsr_plugin.errors import ModelNotFoundError, NotMMRealSRModelError
 from mmrealsr_plugin.registry import RegistryEntry, load_registry
-from mmrealsr_plugin.sources import fetch_remote
+from mmrealsr_plugin.sources import fetch_remote, resolve_model
 
 from . import host
 from .model import ComfyModel
@@ -33,6 +33,8 @@ def download(reference: str | RegistryEntry) -> Path:
 
 
 def fetch_registry_model(entry: RegistryEntry) -> Path:
+    if entry.base is not None:  # an overlay: assembled from its base model and checked, by the core
+        return resolve_model(entry.name)[0]
     local = entry.verified_local()
     if local is not None:
         return local

@@ -115,3 +115,13 @@ def test_registry_model_without_hub_repo_says_where_to_put_it() -> None:
     with pytest.raises(ModelNotFoundError, match="models/mmrealsr") as error:
         fetch_registry_model(entry)
     assert entry.url in str(error.value)
+
+
+@pytest.mark.parametrize("name", sorted(e.name for e in load_registry().entries.values() if e.base is not None))
+def test_registry_overlay_models_load_in_the_pack(name: str) -> None:
+    """The loader's registry/ entries that ship as overlays (the previous defaults) are assembled and verified."""
+    from mmrealsr_plugin.integrity import sha256_of
+
+    entry = load_registry().entries[name]
+    path = fetch_registry_model(entry)
+    assert path != entry.packaged_path() and sha256_of(path) == entry.sha256
