@@ -17,7 +17,7 @@ One command prints every figure of the default-model targets (issue 12) for each
 
 Writes ``results.json`` and ``results.md`` into ``--out``. Seeded, CPU. Example (the model card's command)::
 
-    python bench/eval_default_model.py --model mmrealsr-x4-v2 --model mmrealsr-x4-v1 --out /tmp/eval
+    python bench/eval_default_model.py --model mmrealsr-x4-v3 --model mmrealsr-x4-v2 --model mmrealsr-x4-v1 --out /tmp/eval
 """
 
 from __future__ import annotations
