@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Literal, TypeVar
 
 KnobMode = Literal["absolute", "relative"]
-KNOB_MODES: tuple[KnobMode, ...] = ("absolute", "relative")
 REFERENCE = 0.5
 """The network input of the automatic setting in ``relative`` mode."""
 EDGE = 0.02

@@ -109,7 +109,8 @@ def restore_region(
         raise ValueError(f"expected one image (H, W, C), got shape {image.shape}")
     height, width = image.shape[:2]
     box.check_inside(width, height)
-    whole = scores if scores is not None else estimate(model, image)
+    needed = blur is None or noise is None or model.descriptor.config.knobs == "relative"
+    whole = scores if scores is not None or not needed else estimate(model, image)
     x0, y0 = max(0, box.x - context), max(0, box.y - context)
     x1, y1 = min(width, box.x + box.width + context), min(height, box.y + box.height + context)
     result = restore(model, image[y0:y1, x0:x1], blur=blur, noise=noise, extrapolate=extrapolate, tile=tile,

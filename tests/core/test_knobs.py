@@ -70,3 +70,20 @@ def test_engine_conditions_a_relative_model_on_the_mapped_knobs(relative_model) 
     both_set = restore(relative_model, image, blur=0.0, noise=0.0)  # both knobs set: still estimated, then mapped
     assert np.abs(both_set.image - at_zero).max() < 1e-5
     assert both_set.scores.blur[0] == 0.0 and both_set.scores.noise[0] == 0.0  # what the user set is reported
+
+
+def test_a_preview_of_a_relative_model_reads_the_knobs_against_the_whole_photo(relative_model) -> None:
+    from mmrealsr_plugin import estimate
+    from mmrealsr_plugin.preview import Box, restore_region
+
+    relative_model, _ = relative_model
+    runner, seen = relative_model.runner, []
+    real_run = runner.run_tile
+    runner.run_tile = lambda tile, scores: seen.append(scores.copy()) or real_run(tile, scores)  # the real runner
+    image = np.random.default_rng(3).uniform(0, 1, (24, 24, 3)).astype(np.float32)
+    image[:12] = image[:12] * 0.1 + 0.45  # the crop's own estimate differs from the whole photo's
+    whole, crop = estimate(relative_model, image).as_array(), estimate(relative_model, image[:8, :8]).as_array()
+    assert np.abs(whole - crop).max() > 1e-3
+    restore_region(relative_model, image, Box(0, 0, 8, 8), blur=0.2, noise=0.9, tile=0, context=0)
+    knobs = np.array([[0.2, 0.9]])
+    assert np.allclose(seen[-1], network_scores("relative", knobs, whole))
