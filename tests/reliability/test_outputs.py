@@ -176,6 +176,8 @@ def test_ctrl_c_during_a_batch_leaves_only_complete_files(tmp_path: Path, tiny_m
         [sys.executable, "-m", "mmrealsr_plugin", "restore", str(source), "-o", str(out), "--model",
          str(tiny_model_path), "--device", "cpu", "--tile", "16", "--overlap", "4"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as in a terminal: a test run started in the background (`cmd &`) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (out.is_dir() and len(list(out.glob("*.png"))) >= 2) and time.monotonic() < deadline:
