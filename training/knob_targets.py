@@ -6,7 +6,8 @@ no loss available offline can teach). Knobs away from the estimate ask for less 
 
 * noise below the estimate: part of what the teacher removed from the input (noise, grain, halftone, JPEG
   artefacts, fine texture) comes back: ``(estimate - knob) / estimate`` of the input's high-pass residual
-  against the downscaled teacher output, upsampled (noise 0 keeps all of it);
+  against the downscaled teacher output, upsampled (noise 0 keeps all of it), plus optionally (``grain_detail``)
+  the teacher's finest scale amplified, which is what makes the knob visibly keep grain at the output's scale;
 * noise above: more smoothing, an edge-preserving (guided-filter) flattening of fine texture, up to all of it
   at noise 1;
 * blur below: less deblurring, a Gaussian blur of the teacher output whose variance is what separates the two
@@ -39,6 +40,12 @@ class KnobTargetConfig:
     """Guided-filter regulariser: texture of contrast below about sqrt(eps) is flattened."""
     residual_sigma: float = 1.5
     """Input-pixel sigma: the residual's coarser part (edges the teacher sharpened) is not given back as grain."""
+    grain_detail: float = 0.0
+    """Unsharp-mask amount on the teacher's finest scale at noise 0 (scaled like the grain): the part of "less
+    denoising" a network can predict from its input. The input's own grain, upsampled, adds only 1-5% high-frequency
+    energy at the output's scale (measured), and its exact pattern is what a student averages away."""
+    grain_detail_sigma: float = 1.0
+    """Output-pixel sigma of that unsharp mask's blur."""
     min_estimate: float = 0.1
     """Floor of the estimate in the noise fractions, so an estimate near 0 or 1 does not divide by ~0."""
     auto: float = 0.5
@@ -99,6 +106,9 @@ def knob_target(teacher: torch.Tensor, residual: torch.Tensor, estimate: torch.T
     target = target + per_image(sharpen) * (target - sharp_blur)
     keep = ((noise_est - noise) / noise_est.clamp_min(config.min_estimate)).clamp(0, 1)
     grain = F.interpolate(residual, scale_factor=scale, mode="bicubic", align_corners=False)
+    if config.grain_detail > 0:
+        fine = target - gaussian_blur(target, torch.full_like(noise, config.grain_detail_sigma))
+        grain = grain + config.grain_detail * fine
     target = target + per_image(keep) * grain
     smooth = ((noise - noise_est) / (1 - noise_est).clamp_min(config.min_estimate)).clamp(0, 1)
     target = target + per_image(smooth) * (guided_smooth(target, config.smooth_radius, config.smooth_eps) - target)

