@@ -71,6 +71,11 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return x.reshape(n, c, h, w)
 
 
+def high_pass(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """What a Gaussian blur of ``sigma`` (the same for every image) takes away: edges and texture finer than it."""
+    return images - gaussian_blur(images, torch.full(images.shape[:1], sigma, dtype=images.dtype, device=images.device))
+
+
 def _box(images: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(images, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
 
@@ -87,7 +92,7 @@ def input_residual(lr: torch.Tensor, teacher: torch.Tensor, config: KnobTargetCo
     """High-pass of what the input holds and the (area-downscaled) teacher output does not, at input size."""
     scale = teacher.shape[-1] // lr.shape[-1]
     residual = lr - F.avg_pool2d(teacher, scale)
-    return residual - gaussian_blur(residual, torch.full(residual.shape[:1], config.residual_sigma))
+    return high_pass(residual, config.residual_sigma)
 
 
 def knob_target(teacher: torch.Tensor, residual: torch.Tensor, estimate: torch.Tensor, knobs: torch.Tensor,
@@ -102,13 +107,11 @@ def knob_target(teacher: torch.Tensor, residual: torch.Tensor, estimate: torch.T
     blur, noise = knobs[:, 0], knobs[:, 1]
     target = gaussian_blur(teacher, scale * config.blur_sigma * (blur_est**2 - blur**2).clamp_min(0).sqrt())
     sharpen = config.sharpen_amount * (blur - blur_est).clamp_min(0)
-    sharp_blur = gaussian_blur(target, torch.full_like(blur, config.sharpen_sigma))
-    target = target + per_image(sharpen) * (target - sharp_blur)
+    target = target + per_image(sharpen) * high_pass(target, config.sharpen_sigma)
     keep = ((noise_est - noise) / noise_est.clamp_min(config.min_estimate)).clamp(0, 1)
     grain = F.interpolate(residual, scale_factor=scale, mode="bicubic", align_corners=False)
     if config.grain_detail > 0:
-        fine = target - gaussian_blur(target, torch.full_like(noise, config.grain_detail_sigma))
-        grain = grain + config.grain_detail * fine
+        grain = grain + config.grain_detail * high_pass(target, config.grain_detail_sigma)
     target = target + per_image(keep) * grain
     smooth = ((noise - noise_est) / (1 - noise_est).clamp_min(config.min_estimate)).clamp(0, 1)
     target = target + per_image(smooth) * (guided_smooth(target, config.smooth_radius, config.smooth_eps) - target)

@@ -30,7 +30,7 @@ from mmrealsr_plugin.knobs import REFERENCE, network_scores
 from ..config import TrainConfig
 from ..distributed import DistInfo
 from ..ema import EMA
-from ..knob_targets import gaussian_blur, input_residual, knob_target, sample_knobs
+from ..knob_targets import high_pass, input_residual, knob_target, sample_knobs
 from ..models import build_generator, pytorch_init_
 from ..photo_patches import PhotoPatches
 from ..severity import SLOTS, sample_groups
@@ -231,8 +231,7 @@ class DistillStage(GeneratorHolder):
         losses = {"l1": pixel, "total": pixel}
         settings = self.config.distill
         if settings.detail_weight > 0:
-            sigma = torch.full(output.shape[:1], settings.detail_sigma, device=output.device)
-            losses["detail"] = F.l1_loss(output - gaussian_blur(output, sigma), target - gaussian_blur(target, sigma))
+            losses["detail"] = F.l1_loss(high_pass(output, settings.detail_sigma), high_pass(target, settings.detail_sigma))
             losses["total"] = pixel + settings.detail_weight * losses["detail"]
         self.optimize(self.opt_g, losses["total"])
         self.finish_step()
