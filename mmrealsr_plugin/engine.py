@@ -3,7 +3,8 @@
 Images are numpy float32 arrays in [0, 1], channels last: (H, W, C) or a batch (B, H, W, C),
 with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA). Outputs keep the input's layout.
 Scores are estimated once per image on the whole image (on an area-downscaled proxy above
-``MMREALSR_ESTIMATE_MAX_PIXELS``) and then held fixed over all tiles.
+``MMREALSR_ESTIMATE_MAX_PIXELS``; with the measured terms a model declares, :mod:`~mmrealsr_plugin.measures`)
+and then held fixed over all tiles.
 
 The engine owns the pipeline for every backend: pad to the runner's size multiple -> tile -> run each tile on
 the runner -> blend (:func:`~mmrealsr_plugin.tiling.tiled_apply`) -> a non-finite tile is rerun in float32 when
@@ -26,6 +27,7 @@ from PIL import Image
 from . import settings
 from .errors import BackendError, BackendOutOfMemoryError, InvalidScoreError, ModelLoadError, NonFiniteOutputError
 from .knobs import network_scores
+from .measures import measured_scores
 from .plugins import get_plugin_manager
 from .sources import resolve_model
 from .suffixes import WEIGHT_SUFFIXES
@@ -175,13 +177,14 @@ def _float32(runner: Runner) -> Runner | None:
 def _estimate_rgb(model: LoadedModel, rgb: np.ndarray) -> Scores:
     limit = settings.estimate_max_pixels()
     height, width = rgb.shape[2:]
+    proxy = rgb
     if limit and height * width > limit:
         factor = math.sqrt(limit / (height * width))
         size = (max(1, int(width * factor)), max(1, int(height * factor)))
-        rgb = _resize_nchw(rgb, size, Image.Resampling.BOX)
-    scores = model.runner.estimate(rgb)
+        proxy = _resize_nchw(rgb, size, Image.Resampling.BOX)
+    scores = model.runner.estimate(proxy)
     if not np.isfinite(scores).all() and (exact := _float32(model.runner)) is not None:
-        scores = exact.estimate(rgb)
+        scores = exact.estimate(proxy)
     bad = [i for i, pair in enumerate(scores) if not np.isfinite(pair).all()]
     if bad:
         raise NonFiniteOutputError(
@@ -189,7 +192,7 @@ def _estimate_rgb(model: LoadedModel, rgb: np.ndarray) -> Scores:
             "of the batch: the weights are broken (check or re-download the model file); setting both knobs by hand "
             "skips the estimator"
         )
-    return Scores.from_array(scores)
+    return Scores.from_array(measured_scores(scores, rgb, proxy, model.descriptor.config))
 
 
 def estimate(model: LoadedModel, image: np.ndarray) -> Scores:

@@ -12,6 +12,8 @@ from ...knobs import KnobMode
 Scale = Literal[1, 2, 4]
 ACTIVATION_MAPS = 48
 """Peak feature maps (of ``num_feat`` channels, input size) alive at once; see :meth:`MMRealSRConfig.activation_values`."""
+DECLARED_ONLY = ("knobs", "blur_sigma_scale", "jpeg_blocking")
+"""Config fields that are not part of the network's tensors: only a file's metadata can declare them."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ class MMRealSRConfig:
     knobs: KnobMode = "absolute"
     """How the knobs condition the network (:mod:`mmrealsr_plugin.knobs`): not part of the architecture, so the
     tensors cannot show it; a file's metadata declares it (official checkpoints: ``absolute``)."""
+    blur_sigma_scale: float | None = None
+    """The measured blur width (px) that scores 1 in the blur term averaged into the blur score
+    (:mod:`mmrealsr_plugin.measures.blur`). None (official checkpoints): the network's blur score as it is."""
+    jpeg_blocking: tuple[float, float] | None = None
+    """Calibration of the JPEG blocking folded into the noise score (:mod:`mmrealsr_plugin.measures.blocking`): the
+    blocking ratio scoring 0 and the one scoring 1. None (official checkpoints): the network's noise score as it is."""
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 4):
@@ -59,6 +67,10 @@ class MMRealSRConfig:
                 "estimator_feats, estimator_blocks and estimator_downscales must be non-empty and of "
                 f"equal length, got {self.estimator_feats}, {self.estimator_blocks}, {self.estimator_downscales}"
             )
+        if self.blur_sigma_scale is not None and not self.blur_sigma_scale > 0:
+            raise ValueError(f"blur_sigma_scale must be a positive width in pixels, got {self.blur_sigma_scale}")
+        if self.jpeg_blocking is not None and not 0 < self.jpeg_blocking[0] < self.jpeg_blocking[1]:
+            raise ValueError(f"jpeg_blocking must be two ratios 0 < clean < worst, got {self.jpeg_blocking}")
 
     @property
     def modulation_hidden(self) -> int:

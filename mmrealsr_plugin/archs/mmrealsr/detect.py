@@ -17,7 +17,7 @@ import torch
 
 from ...errors import ModelLoadError, NotMMRealSRModelError
 from .blocks import RRDB, AffineModulation
-from .config import MMRealSRConfig
+from .config import DECLARED_ONLY, MMRealSRConfig
 from .generator import MMRealSR
 
 REQUIRED_KEYS = (
@@ -122,14 +122,15 @@ def detect_config(state: Mapping[str, torch.Tensor]) -> MMRealSRConfig:
 
 
 def _reconcile(detected: MMRealSRConfig, declared: Mapping[str, Any]) -> MMRealSRConfig:
-    """The detected config, with the declared estimator strides and knob mode when those are all that differ."""
+    """The detected config, with the declared estimator strides and the fields tensors cannot show
+    (:data:`~.config.DECLARED_ONLY`) when those are all that differ."""
     try:
         claimed = MMRealSRConfig.from_dict(declared)
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(f"its stored architecture (metadata) is invalid: {exc}") from None
     ours, theirs = detected.canonical(), claimed.canonical()
     differ = [f.name for f in dataclasses.fields(MMRealSRConfig)
-              if f.name not in ("estimator_downscales", "knobs") and getattr(ours, f.name) != getattr(theirs, f.name)]
+              if f.name not in ("estimator_downscales", *DECLARED_ONLY) and getattr(ours, f.name) != getattr(theirs, f.name)]
     if differ:
         said = ", ".join(f"{name}={getattr(theirs, name)}" for name in differ)
         found = ", ".join(f"{name}={getattr(ours, name)}" for name in differ)
