@@ -21,13 +21,23 @@ def _photo(rng: np.random.Generator, size: int) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def _photo_folder(factory: pytest.TempPathFactory, name: str, count: int, size: int, seed: int) -> Path:
+    folder = factory.mktemp(name)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        Image.fromarray(_photo(rng, size)).save(folder / f"img_{i}.png")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def hr_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("train_hr")
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        Image.fromarray(_photo(rng, 72)).save(folder / f"img_{i}.png")
-    return folder
+    return _photo_folder(tmp_path_factory, "train_hr", 6, 72, seed=0)
+
+
+@pytest.fixture(scope="session")
+def large_hr_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight photos of 330 px: enough for the score calibration (at least 320 px on the short side)."""
+    return _photo_folder(tmp_path_factory, "train_hr_large", 8, 330, seed=2)
 
 
 @pytest.fixture(scope="session")

