@@ -52,7 +52,9 @@ def test_nan_weights_fail_in_restore_and_in_estimate(tmp_path: Path, photo,
     assert "NaN" not in captured.out.replace("NaN or", "")
 
 
-def test_half_precision_overflow_is_retried_in_float32(tmp_path: Path) -> None:
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (issue 15 item 6: the retry on a GPU)"))])
+def test_half_precision_overflow_is_retried_in_float32(tmp_path: Path, device: str) -> None:
     """The known fp16 black-frame failure: activations above 65504 become infinity in float16 only."""
     def heat(model: torch.nn.Module) -> None:  # the tail's activations reach ~1e5, its output stays in [0, 1]
         for layer in (model.conv_up1, model.conv_up2, model.conv_hr):
@@ -66,10 +68,10 @@ def test_half_precision_overflow_is_retried_in_float32(tmp_path: Path) -> None:
                            dtype=torch.float16)  # the weights both precisions really share
     pixels = np.random.default_rng(0).random((24, 20, 3), dtype=np.float32)
     reference = restore(load_model(hot, device="cpu"), pixels, noise=0.5, blur=0.5, tile=16, overlap=4).image
-    half = load_model(hot, device="cpu", precision="float16")
+    half = load_model(hot, device=device, precision="float16")
     with torch.inference_mode():
-        raw = half.runner.module(torch.from_numpy(pixels.transpose(2, 0, 1)[None].copy()).half(),
-                          torch.tensor([[0.5, 0.5]], dtype=torch.float16))
+        raw = half.runner.module(torch.from_numpy(pixels.transpose(2, 0, 1)[None].copy()).to(device).half(),
+                                 torch.tensor([[0.5, 0.5]], dtype=torch.float16, device=device))
     assert not torch.isfinite(raw).all(), "the test model must overflow in float16"
     result = restore(half, pixels, noise=0.5, blur=0.5, tile=16, overlap=4).image
     assert np.isfinite(result).all()
