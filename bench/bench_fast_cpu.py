@@ -10,11 +10,12 @@ Candidates: torch fp32 and ONNX Runtime fp32 (the engine, whole crop), torch bfl
 (QDQ, per-channel int8 weights, uint8 activations) with several choices of what stays float and how activations
 are calibrated, with and without cross-layer equalization of every dense block first, ONNX Runtime dynamic int8
 (ConvInteger), and two exact rewrites of one dense block timed alone (fused partial convolutions without
-concatenation; Winograd F(4x4, 3x3)). Diagnostics (accuracy only): the trunk's weights rounded to int8 as static
+concatenation; Winograd F(4x4, 3x3), two ways). Diagnostics (accuracy only): the trunk's weights rounded to int8 as static
 quantization rounds them (and per 3x3 kernel), or perturbed by relative Gaussian noise, with float activations; and
 uint8 activations with 16-bit weights: each side's share of the error.
 
     python bench/bench_fast_cpu.py --size 96 --crops 3
+    python bench/bench_fast_cpu.py --rewrites-only 64 128 192 384     # the exact rewrites alone, by size
 """
 
 from __future__ import annotations
@@ -284,14 +285,47 @@ def dense_block_rewrites(size: int, repeats: int) -> dict[str, float]:
             feats = F.leaky_relu(y, 0.2)
         raise AssertionError
 
+    # the same Winograd with each feature map transformed by one strided 6x6 convolution (channels as the batch,
+    # 36 fixed filters) straight into the layout the products read, the products summed per input piece (no dense
+    # buffer), the bias added by the output transform's GEMM
+    filters = k_in.view(36, 1, 6, 6)
+    cuts = [0, 64, 96, 128, 160, 192]
+    pieces = [[w[:, a:b].transpose(1, 2).contiguous() for a, b in zip(cuts, cuts[1 : 2 + k])] for k, w in enumerate(weights)]
+    tiles = (size // 4) ** 2
+    bias_rows = [c.bias.detach().repeat_interleave(tiles).view(1, -1) for c in convs]
+
+    def winograd_strided_block(x: torch.Tensor) -> torch.Tensor:  # x: (1, C, H, W) contiguous, H and W multiples of 4
+        h, w = x.shape[2:]
+
+        def transform(f: torch.Tensor) -> torch.Tensor:  # (1, C, H, W) -> (36, C, tiles), a view
+            c = f.shape[1]
+            v = F.conv2d(F.pad(f, (1, 1, 1, 1)).view(c, 1, h + 2, w + 2), filters, stride=4)
+            return v.view(c, 36, tiles).transpose(0, 1)
+
+        transformed = [transform(x)]
+        for k in range(5):
+            m = torch.bmm(pieces[k][0], transformed[0])
+            for u, v in zip(pieces[k][1:], transformed[1:]):
+                m.baddbmm_(u, v)
+            co = m.shape[1]
+            y = torch.addmm(bias_rows[k], k_out, m.view(36, co * tiles)).view(4, 4, co, h // 4, w // 4)
+            y = y.permute(2, 3, 0, 4, 1).reshape(1, co, h, w)
+            if k == 4:
+                return y * 0.2 + x
+            transformed.append(transform(F.leaky_relu(y, 0.2)))
+        raise AssertionError
+
     x = (torch.randn(1, 64, size, size) * 0.1).contiguous(memory_format=torch.channels_last)
     nhwc = x.permute(0, 2, 3, 1).contiguous()
+    nchw = x.contiguous()
     with torch.inference_mode():
         reference = block(x)
         diffs = {"fused": float((fused_block(x) - reference).abs().max()),
-                 "winograd": float((winograd_block(nhwc) - reference.permute(0, 2, 3, 1)).abs().max())}
+                 "winograd": float((winograd_block(nhwc) - reference.permute(0, 2, 3, 1)).abs().max()),
+                 "winograd_strided": float((winograd_strided_block(nchw) - reference).abs().max())}
         times = benchlib.interleaved({"dense_block": lambda: block(x), "fused": lambda: fused_block(x),
-                                      "winograd": lambda: winograd_block(nhwc)}, repeats, warmup=True)
+                                      "winograd": lambda: winograd_block(nhwc),
+                                      "winograd_strided": lambda: winograd_strided_block(nchw)}, repeats, warmup=True)
     return {"size": size, "max_abs_diff": diffs,
             "time_over_dense_block": {k: round(v["min_s"] / times["dense_block"]["min_s"], 3) for k, v in times.items()},
             "timings": times}
@@ -306,8 +340,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[], help="candidates to leave out")
     parser.add_argument("--name", help="result file stem (default fast_cpu_SIZE)")
+    parser.add_argument("--rewrites-only", type=int, nargs="+", metavar="SIZE",
+                        help="only time the exact dense-block rewrites, at these feature-map sizes")
     args = parser.parse_args()
     benchlib.pin_threads(args.threads)
+    if args.rewrites_only:
+        info = benchlib.machine()
+        benchlib.write_results(args.name or "fast_cpu_rewrites", {
+            "benchmark": "exact rewrites of one official-width dense block vs the eager block (channels-last)",
+            "command": " ".join(["python", "bench/bench_fast_cpu.py", *sys.argv[1:]]), "machine": info,
+            "threads": args.threads, "rewrites": [dense_block_rewrites(size, 3) for size in args.rewrites_only]})
+        return
     os.environ.setdefault("MMREALSR_ONNX_CACHE", str(benchlib.MODEL_CACHE / "onnx"))
     os.environ.setdefault("MMREALSR_DISABLE_PLUGIN_AUTOLOAD", "1")
     import spandrel
