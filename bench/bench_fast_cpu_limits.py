@@ -40,17 +40,6 @@ DENSE_SHAPES = ((64, 32), (96, 32), (128, 32), (160, 32), (192, 64))
 TENSORS = {"x (block input)": {0}, "x1": {1}, "x4": {4}, "x1..x4": {1, 2, 3, 4}, "x, x1..x4": {0, 1, 2, 3, 4}}
 
 
-def round_robin(variants: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Best time of each variant over ``repeats`` rounds, after one warm-up call each."""
-    for fn in variants.values():
-        fn()
-    best = {name: float("inf") for name in variants}
-    for _ in range(repeats):
-        for name, fn in variants.items():
-            best[name] = min(best[name], benchlib.timed(fn))
-    return best
-
-
 def arithmetic(size: int, repeats: int) -> dict[str, Any]:
     convs: dict[str, Callable[[], Any]] = {}
     gemms: dict[str, Callable[[], Any]] = {}
@@ -67,8 +56,11 @@ def arithmetic(size: int, repeats: int) -> dict[str, Any]:
         ai = torch.randint(-127, 128, a.shape, dtype=torch.int8)
         bi = torch.randint(-127, 128, b.shape, dtype=torch.int8)
         gemms[f"{cin}->{cout} int8"] = lambda ai=ai, bi=bi: torch._int_mm(ai, bi)
+    def best(variants: dict[str, Callable[[], Any]]) -> dict[str, float]:
+        return {name: t["min_s"] for name, t in benchlib.interleaved(variants, repeats, warmup=True).items()}
+
     with torch.inference_mode():
-        conv_times, gemm_times = round_robin(convs, repeats), round_robin(gemms, repeats)
+        conv_times, gemm_times = best(convs), best(gemms)
 
     def per_format(times: dict[str, float], formats: tuple[str, ...]) -> dict[str, Any]:
         total = {f: sum(t for name, t in times.items() if name.endswith(" " + f)) for f in formats}
