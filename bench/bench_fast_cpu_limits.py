@@ -173,8 +173,8 @@ def feature_rank(network: torch.nn.Module, calibration: list[np.ndarray]) -> dic
             kept[level].append(int(np.argmax(tail <= level)) + 1)
     return {"convolutions": len(channels), "channels": int(sum(channels)),
             **{f"fraction_kept_at_tail_{level:g}": round(sum(k) / sum(channels), 4) for level, k in kept.items()},
-            "convolutions_with_under_90pct_kept_at_1e-5": [name for (name, c), k in zip(
-                ((n, m.shape[0]) for n, m in moments.items()), kept[1e-5]) if k < 0.9 * c]}
+            "convolutions_with_under_90pct_kept_at_1e-5": [
+                name for name, c, k in zip(moments, channels, kept[1e-5]) if k < 0.9 * c]}
 
 
 def main() -> None:

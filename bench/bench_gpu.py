@@ -73,7 +73,8 @@ def main() -> None:
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     info = {**benchlib.machine(), "device_name": torch.cuda.get_device_name() if cuda else "cpu"}
     weights, _ = resolve_model(None)
-    crop = centre(read_image(args.image).rgb(), args.size)
+    photo = read_image(args.image).rgb()
+    crop = centre(photo, args.size)
     variants: dict[str, Callable[[], np.ndarray]] = {}
     skipped: dict[str, str] = {}
     models = {p: engine.load_model(weights, backend="torch", device=args.device, precision=p)
@@ -132,7 +133,7 @@ def main() -> None:
         free = runner.free_bytes()
         auto[precision] = {"free_bytes": free, "tile_for_side": {
             side: tiling.auto_tile(side, side, free, runner.memory_bytes) for side in args.auto_sizes}}
-    big = centre(read_image(args.image).rgb(), args.auto_run)
+    big = centre(photo, args.auto_run)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
